@@ -1,0 +1,240 @@
+"""`python -m genre_core ...`: index, features, train, evaluate, grid, predict, summary, bench."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .config import DEFAULT_FEATURES, REPRESENTATIONS
+from .dataset import DATA_ENV, FeatureCache, default_cache_dir, default_data_dir, index_dataset
+from .errors import GenreCoreError
+from .inference import DEFAULT_MODELS_DIR, ModelZoo, stored_metrics
+
+
+def _data_dir(args: argparse.Namespace) -> Path:
+    data = Path(args.data) if args.data else default_data_dir()
+    if data is None:
+        raise GenreCoreError(f"No dataset folder: pass --data DIR or set ${DATA_ENV}.")
+    return data
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    index = index_dataset(_data_dir(args), check_audio=args.check)
+    print(index.report())
+    return 0
+
+
+def cmd_features(args: argparse.Namespace) -> int:
+    from .dataset import iter_clip_features
+
+    index = index_dataset(_data_dir(args))
+    cache = FeatureCache(args.cache, DEFAULT_FEATURES)
+    for kind in (*REPRESENTATIONS, "handcrafted"):
+        started = time.perf_counter()
+        for _ in iter_clip_features(index, cache, kind, progress=not args.quiet):
+            pass
+        rate = len(index.clips) / (time.perf_counter() - started)
+        print(f"{kind:<12} {len(index.clips)} clips, {rate:.1f} clips/s (cache hits {cache.hits}, misses {cache.misses})")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from .pipeline import MODEL_SPECS, build_ensemble, train_spec, write_dataset_summary
+
+    names = list(MODEL_SPECS) if args.model == ["all"] else args.model
+    unknown = [n for n in names if n not in MODEL_SPECS]
+    if unknown:
+        raise GenreCoreError(f"Unknown model(s) {unknown}; choose from {list(MODEL_SPECS)} or 'all'.")
+    index = index_dataset(_data_dir(args), check_audio=True)
+    print(index.report())
+    cache = FeatureCache(args.cache, DEFAULT_FEATURES)
+    models_dir = Path(args.models_dir)
+    checkpoints = Path(args.checkpoints) if args.checkpoints else None
+    for name in names:
+        spec = MODEL_SPECS[name]
+        if args.epochs:
+            spec = replace(spec, train=replace(spec.train, epochs=args.epochs))
+        metrics = train_spec(spec, index, cache, models_dir, k=args.folds, checkpoint_dir=checkpoints,
+                             resume=args.resume, progress=not args.quiet)
+        s = metrics["vote"]["summary"]
+        print(f"{name}: accuracy {s['accuracy']['mean']:.3f} ± {s['accuracy']['std']:.3f}, balanced "
+              f"{s['balanced_accuracy']['mean']:.3f} ± {s['balanced_accuracy']['std']:.3f} ({metrics['training_seconds']} s)")
+    if not args.no_ensemble:
+        build_ensemble(models_dir, index)
+        write_dataset_summary(index, cache, models_dir, progress=not args.quiet)
+    return 0
+
+
+def metrics_table(models_dir: Path) -> list[dict]:
+    """One row per stored model with its cross-validated figures (primary rule: majority vote)."""
+    rows = []
+    for name, entry in stored_metrics(models_dir).items():
+        m, c = entry["metrics"], entry["config"]
+        if "vote" not in m:
+            continue
+        row = {"model": name, "representation": c.get("representation"), "architecture": c.get("architecture"),
+               "parameters": c.get("n_parameters"), "training_s": m.get("training_seconds")}
+        for rule in ("vote", "mean"):
+            for key in ("accuracy", "balanced_accuracy", "macro_f1"):
+                row[f"{key}_{rule}"] = m[rule]["summary"][key]["mean"]
+                row[f"{key}_{rule}_std"] = m[rule]["summary"][key]["std"]
+        rows.append(row)
+    return rows
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    rows = metrics_table(Path(args.models_dir))
+    if not rows:
+        raise GenreCoreError(f"No trained models with metrics under {args.models_dir}.")
+    print(f"{'model':<22} {'acc (vote)':>16} {'bal. acc (vote)':>16} {'macro-F1':>16} {'acc (mean)':>16}")
+    for r in sorted(rows, key=lambda r: -r["balanced_accuracy_vote"]):
+        f = lambda k: f"{r[k]:.3f} ± {r[k + '_std']:.3f}"  # noqa: E731
+        print(f"{r['model']:<22} {f('accuracy_vote'):>16} {f('balanced_accuracy_vote'):>16} "
+              f"{f('macro_f1_vote'):>16} {f('accuracy_mean'):>16}")
+    if args.data or default_data_dir():
+        from .verify import verify_reference_predictions
+
+        problems = verify_reference_predictions(Path(args.models_dir), _data_dir(args))
+        for p in problems:
+            print("MISMATCH", p)
+        print("reference predictions:", "all reproduced" if not problems else f"{len(problems)} mismatches")
+        return 1 if problems else 0
+    return 0
+
+
+def cmd_grid(args: argparse.Namespace) -> int:
+    from .pipeline import grid_search
+
+    index = index_dataset(_data_dir(args))
+    table = grid_search(index, args.cache, args.representations, args.architectures, args.batch_sizes,
+                        args.folds, args.epochs, 0, Path(args.out), progress=not args.quiet)
+    print(table.sort_values("balanced_accuracy_mean", ascending=False).to_string(index=False))
+    print(f"written to {args.out}")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    zoo = ModelZoo.load(args.models_dir)
+    for name, error in zoo.errors.items():
+        print(f"warning: model {name} not loaded: {error}", file=sys.stderr)
+    status = 0
+    results = []
+    for file in args.files:
+        try:
+            result = zoo.classify(file)
+        except (GenreCoreError, FileNotFoundError) as exc:
+            status = 1
+            print(f"error: {file}: {exc}", file=sys.stderr)
+            results.append({"file": file, "error": str(exc)})
+            continue
+        final = result.final
+        entry = {
+            "file": file, "genre": final.vote_label, "duration_s": round(result.clip.duration, 2),
+            "probabilities": {g: round(float(p), 4) for g, p in zip(final.labels, final.probabilities)},
+            "top3": [[g, round(p, 4)] for g, p in final.top(3)], "warnings": list(result.warnings),
+            "models": {n: {"genre": p.vote_label, "probability": round(float(p.probabilities.max()), 4)}
+                       for n, p in result.predictions.items()},
+            "timeline": [{"start_s": round(float(t[0]), 2), "end_s": round(float(t[1]), 2),
+                          "genre": final.labels[int(np.argmax(p))], "probability": round(float(np.max(p)), 4)}
+                         for t, p in zip(final.window_times if final.window_times is not None else [],
+                                         final.window_probabilities if final.window_probabilities is not None else [])],
+        }
+        results.append(entry)
+        if not args.json:
+            for w in result.warnings:
+                print(f"warning: {w}", file=sys.stderr)
+            top = ", ".join(f"{g} {p:.0%}" for g, p in final.top(3))
+            print(f"{file}: {final.vote_label}  ({top})  [{final.model}, {result.clip.duration:.1f} s]")
+            if args.timeline:
+                for w in entry["timeline"]:
+                    print(f"    {w['start_s']:7.2f}-{w['end_s']:7.2f} s  {w['genre']:<10} {w['probability']:.0%}")
+    if args.json:
+        print(json.dumps(results if len(results) > 1 else results[0], indent=2))
+    return status
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import run_benchmarks
+
+    return run_benchmarks(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m genre_core", description="Music genre classification on GTZAN.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def data_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--data", help=f"GTZAN-layout folder (default: ${DATA_ENV})")
+        p.add_argument("--cache", default=str(default_cache_dir()), help="feature cache folder")
+        p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    p = sub.add_parser("index", help="list the clips of a GTZAN folder")
+    data_args(p)
+    p.add_argument("--check", action="store_true", help="decode every file and report unreadable ones")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("features", help="compute and cache the features of every clip")
+    data_args(p)
+    p.set_defaults(func=cmd_features)
+
+    p = sub.add_parser("train", help="k-fold evaluate, final-fit and store models")
+    data_args(p)
+    p.add_argument("model", nargs="+", help="model name(s) or 'all'")
+    p.add_argument("--models-dir", default=str(DEFAULT_MODELS_DIR))
+    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--epochs", type=int, help="override the maximum number of epochs")
+    p.add_argument("--checkpoints", default=str(default_cache_dir() / "checkpoints"), help="checkpoint folder")
+    p.add_argument("--resume", action="store_true", help="continue from the checkpoints of an interrupted run")
+    p.add_argument("--no-ensemble", action="store_true", help="do not rebuild the ensemble and dataset summary")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="print stored metrics; with data, check stored reference predictions")
+    p.add_argument("--models-dir", default=str(DEFAULT_MODELS_DIR))
+    p.add_argument("--data")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("grid", help="grid search representation x architecture x batch size")
+    data_args(p)
+    p.add_argument("--representations", nargs="+", default=["mel", "mfcc"])
+    p.add_argument("--architectures", nargs="+", default=["simple_cnn", "deep_cnn"])
+    p.add_argument("--batch-sizes", nargs="+", type=int, default=[32, 64])
+    p.add_argument("--folds", type=int, default=3)
+    p.add_argument("--epochs", type=int, default=8)
+    p.add_argument("--out", default="grid_results.csv")
+    p.set_defaults(func=cmd_grid)
+
+    p = sub.add_parser("predict", help="classify audio files")
+    p.add_argument("files", nargs="+")
+    p.add_argument("--models-dir", default=str(DEFAULT_MODELS_DIR))
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--timeline", action="store_true", help="print the window-by-window timeline")
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("bench", help="print speed figures (see BENCHMARKS.md)")
+    p.add_argument("--data")
+    p.add_argument("--models-dir", default=str(DEFAULT_MODELS_DIR))
+    p.add_argument("--repeats", type=int, default=7)
+    p.add_argument("--only", nargs="*", help="subset: latency, features, training, memory")
+    p.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except GenreCoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; rerun with --resume to continue training from the last checkpoint", file=sys.stderr)
+        return 130

@@ -1,0 +1,196 @@
+"""Classifying audio with every stored model and their ensemble."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import librosa
+import numpy as np
+
+from .artifacts import CONFIG_FILE, METRICS_FILE, StoredModel, list_model_folders, load_model
+from .audio import AudioClip, AudioSource, load_audio
+from .config import DEFAULT_FEATURES, GENRES, FeatureConfig
+from .errors import GenreCoreError, ModelLoadError
+from .evaluation import combine_windows
+from .features import compute_clip_features, cut_windows, handcrafted_features, window_times
+from .training import predict_windows
+
+DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+ENSEMBLE_NAME = "ensemble"
+
+
+@dataclass
+class ModelPrediction:
+    """One model's answer for one clip. Probabilities are over ``labels``, shape (n_classes,)."""
+
+    model: str
+    labels: tuple[str, ...]
+    probabilities: np.ndarray  # mean of window probabilities (SVM: its clip probability)
+    vote_label: str  # majority vote over windows (SVM and ensemble: their own decision)
+    window_probabilities: np.ndarray | None = None  # (n_windows, n_classes)
+    window_times: np.ndarray | None = None  # (n_windows, 2) seconds
+
+    @property
+    def mean_label(self) -> str:
+        return self.labels[int(np.argmax(self.probabilities))]
+
+    def top(self, k: int = 3) -> list[tuple[str, float]]:
+        order = np.argsort(self.probabilities)[::-1][:k]
+        return [(self.labels[i], float(self.probabilities[i])) for i in order]
+
+
+class ClipAnalysis:
+    """Features of one decoded clip, computed once per feature config and shared by models."""
+
+    def __init__(self, clip: AudioClip) -> None:
+        self.clip = clip
+        self._samples: dict[int, np.ndarray] = {clip.sample_rate: clip.samples}
+        self._images: dict[tuple[FeatureConfig, str], np.ndarray] = {}
+        self._handcrafted: dict[FeatureConfig, np.ndarray] = {}
+
+    def samples(self, sample_rate: int) -> np.ndarray:
+        if sample_rate not in self._samples:
+            self._samples[sample_rate] = librosa.resample(
+                self.clip.samples, orig_sr=self.clip.sample_rate, target_sr=sample_rate, res_type="soxr_hq"
+            )
+        return self._samples[sample_rate]
+
+    def image(self, cfg: FeatureConfig, representation: str) -> np.ndarray:
+        """(n_bins, n_frames) feature image of the whole clip."""
+        key = (cfg, representation)
+        if key not in self._images:
+            wanted = ("spectrogram", "mel", "mfcc") if representation == "spectrogram" else ("mel", "mfcc")
+            for rep, value in compute_clip_features(self.samples(cfg.sample_rate), cfg, wanted).items():
+                self._images[(cfg, rep)] = value
+        return self._images[key]
+
+    def handcrafted(self, cfg: FeatureConfig) -> np.ndarray:
+        if cfg not in self._handcrafted:
+            self._handcrafted[cfg] = handcrafted_features(self.samples(cfg.sample_rate), cfg)
+        return self._handcrafted[cfg]
+
+
+def predict_with(model: StoredModel, analysis: ClipAnalysis) -> ModelPrediction:
+    """Run one stored model on a clip."""
+    cfg = model.feature_config
+    if model.kind == "svm":
+        probs = model.svm.predict_proba(analysis.handcrafted(cfg)[None, :])[0]
+        # predict_proba columns follow the classes seen in training: place them by label index
+        full = np.zeros(len(model.labels), dtype=np.float64)
+        full[model.svm.classes_] = probs
+        return ModelPrediction(model.name, model.labels, full, model.labels[int(np.argmax(full))])
+    image = analysis.image(cfg, model.representation)
+    windows = cut_windows(model.normalize(image), cfg)
+    window_probs = predict_windows(model.network, windows).astype(np.float64)
+    decision = combine_windows(window_probs)
+    return ModelPrediction(
+        model.name, model.labels, decision.mean_probabilities, model.labels[decision.vote_label],
+        window_probs, window_times(image.shape[1], cfg),
+    )
+
+
+def ensemble_prediction(members: list[ModelPrediction], name: str = ENSEMBLE_NAME) -> ModelPrediction:
+    """Majority vote of the members' decisions (ties broken by mean probability) and their mean probability."""
+    labels = members[0].labels
+    probs = np.mean([m.probabilities for m in members], axis=0)
+    votes = np.bincount([labels.index(m.vote_label) for m in members], minlength=len(labels))
+    tied = np.flatnonzero(votes == votes.max())
+    vote_label = labels[int(tied[np.argmax(probs[tied])])]
+    with_windows = [m for m in members if m.window_probabilities is not None]
+    window_probs = times = None
+    if with_windows and all(len(m.window_probabilities) == len(with_windows[0].window_probabilities) for m in with_windows):
+        window_probs = np.mean([m.window_probabilities for m in with_windows], axis=0)
+        times = with_windows[0].window_times
+    return ModelPrediction(name, labels, probs, vote_label, window_probs, times)
+
+
+@dataclass
+class Classification:
+    """Everything known about one classified clip."""
+
+    clip: AudioClip
+    analysis: ClipAnalysis
+    predictions: dict[str, ModelPrediction]  # per stored model
+    ensemble: ModelPrediction | None
+    failures: dict[str, str] = field(default_factory=dict)  # model -> error message
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return self.clip.warnings
+
+    @property
+    def final(self) -> ModelPrediction:
+        return self.ensemble or next(iter(self.predictions.values()))
+
+
+class ModelZoo:
+    """All loadable models of a folder. Broken folders are reported in ``errors``, not fatal."""
+
+    def __init__(self, models: dict[str, StoredModel], errors: dict[str, str], ensemble_members: list[str]) -> None:
+        self.models = models
+        self.errors = errors
+        self.ensemble_members = [m for m in ensemble_members if m in models]
+
+    @classmethod
+    def load(cls, models_dir: str | Path = DEFAULT_MODELS_DIR) -> "ModelZoo":
+        models: dict[str, StoredModel] = {}
+        errors: dict[str, str] = {}
+        members: list[str] = []
+        for folder in list_model_folders(models_dir):
+            config = json.loads((folder / CONFIG_FILE).read_text())
+            if config.get("kind") == "ensemble":
+                members = list(config.get("members", []))
+                continue
+            try:
+                models[folder.name] = load_model(folder)
+            except ModelLoadError as exc:
+                errors[folder.name] = str(exc)
+        return cls(models, errors, members)
+
+    @property
+    def min_seconds(self) -> float:
+        return max((m.feature_config.window_seconds for m in self.models.values()), default=DEFAULT_FEATURES.window_seconds)
+
+    @property
+    def sample_rate(self) -> int:
+        rates = [m.feature_config.sample_rate for m in self.models.values()]
+        return max(set(rates), key=rates.count) if rates else DEFAULT_FEATURES.sample_rate
+
+    def classify_clip(self, clip: AudioClip) -> Classification:
+        if not self.models:
+            raise GenreCoreError("No usable model is stored; train one with `python -m genre_core train all`.")
+        analysis = ClipAnalysis(clip)
+        predictions: dict[str, ModelPrediction] = {}
+        failures: dict[str, str] = {}
+        for name, model in self.models.items():
+            try:
+                predictions[name] = predict_with(model, analysis)
+            except (ValueError, RuntimeError) as exc:  # e.g. a clip shorter than this model's window
+                failures[name] = str(exc)
+        if not predictions:
+            raise GenreCoreError("No model could classify this clip: " + "; ".join(failures.values()))
+        members = [predictions[m] for m in self.ensemble_members if m in predictions]
+        ensemble = ensemble_prediction(members) if members else None
+        return Classification(clip, analysis, predictions, ensemble, failures)
+
+    def classify(self, source: AudioSource) -> Classification:
+        """Decode ``source`` and classify it; raises AudioError subclasses for bad input."""
+        clip = load_audio(source, target_sr=self.sample_rate, min_seconds=self.min_seconds)
+        return self.classify_clip(clip)
+
+
+def stored_metrics(models_dir: str | Path = DEFAULT_MODELS_DIR) -> dict[str, dict]:
+    """metrics.json and config.json of every stored model (the ensemble included), by folder name."""
+    out = {}
+    for folder in list_model_folders(models_dir):
+        metrics_path = folder / METRICS_FILE
+        out[folder.name] = {
+            "config": json.loads((folder / CONFIG_FILE).read_text()),
+            "metrics": json.loads(metrics_path.read_text()) if metrics_path.exists() else {},
+            "folder": folder,
+        }
+    return out
+
+
+__all__ = ["ModelZoo", "ModelPrediction", "Classification", "ClipAnalysis", "GENRES", "predict_with"]
