@@ -12,7 +12,8 @@ import numpy as np
 from .config import DEFAULT_FEATURES, REPRESENTATIONS
 from .dataset import DATA_ENV, FeatureCache, default_cache_dir, default_data_dir, index_dataset
 from .errors import GenreCoreError
-from .inference import DEFAULT_MODELS_DIR, ModelZoo, stored_metrics
+from .catalog import metrics_table
+from .inference import DEFAULT_MODELS_DIR, ModelZoo
 
 
 def _data_dir(args: argparse.Namespace) -> Path:
@@ -71,27 +72,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def metrics_table(models_dir: Path) -> list[dict]:
-    """One row per stored model with its cross-validated figures (primary rule: majority vote)."""
-    rows = []
-    for name, entry in stored_metrics(models_dir).items():
-        m, c = entry["metrics"], entry["config"]
-        if "vote" not in m:
-            continue
-        row = {"model": name, "representation": c.get("representation"), "architecture": c.get("architecture"),
-               "parameters": c.get("n_parameters"), "training_s": m.get("training_seconds")}
-        for rule in ("vote", "mean"):
-            for key in ("accuracy", "balanced_accuracy", "macro_f1"):
-                row[f"{key}_{rule}"] = m[rule]["summary"][key]["mean"]
-                row[f"{key}_{rule}_std"] = m[rule]["summary"][key]["std"]
-        rows.append(row)
-    return rows
-
-
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    rows = metrics_table(Path(args.models_dir))
-    if not rows:
+    table = metrics_table(Path(args.models_dir))
+    if table.empty:
         raise GenreCoreError(f"No trained models with metrics under {args.models_dir}.")
+    rows = table.to_dict("records")
     print(f"{'model':<22} {'acc (vote)':>16} {'bal. acc (vote)':>16} {'macro-F1':>16} {'acc (mean)':>16}")
     for r in sorted(rows, key=lambda r: -r["balanced_accuracy_vote"]):
         f = lambda k: f"{r[k]:.3f} ± {r[k + '_std']:.3f}"  # noqa: E731

@@ -8,7 +8,7 @@ from pathlib import Path
 import librosa
 import numpy as np
 
-from .artifacts import CONFIG_FILE, METRICS_FILE, StoredModel, list_model_folders, load_model
+from .artifacts import CONFIG_FILE, StoredModel, list_model_folders, load_model
 from .audio import AudioClip, AudioSource, load_audio
 from .config import DEFAULT_FEATURES, GENRES, FeatureConfig
 from .errors import GenreCoreError, ModelLoadError
@@ -178,19 +178,6 @@ class ModelZoo:
         """Decode ``source`` and classify it; raises AudioError subclasses for bad input."""
         clip = load_audio(source, target_sr=self.sample_rate, min_seconds=self.min_seconds)
         return self.classify_clip(clip)
-
-
-def stored_metrics(models_dir: str | Path = DEFAULT_MODELS_DIR) -> dict[str, dict]:
-    """metrics.json and config.json of every stored model (the ensemble included), by folder name."""
-    out = {}
-    for folder in list_model_folders(models_dir):
-        metrics_path = folder / METRICS_FILE
-        out[folder.name] = {
-            "config": json.loads((folder / CONFIG_FILE).read_text()),
-            "metrics": json.loads(metrics_path.read_text()) if metrics_path.exists() else {},
-            "folder": folder,
-        }
-    return out
 
 
 __all__ = ["ModelZoo", "ModelPrediction", "Classification", "ClipAnalysis", "GENRES", "predict_with"]

@@ -16,6 +16,7 @@ import torch
 from . import artifacts as art
 from .artifacts import load_model
 from .audio import load_audio
+from .catalog import SUMMARY_DIR
 from .config import DEFAULT_FEATURES, GENRES, FeatureConfig
 from .dataset import Clip, DatasetIndex, FeatureCache, inner_validation_split, stratified_folds
 from .evaluation import clip_metrics, combine_windows, summarize_folds
@@ -317,7 +318,6 @@ def grid_search(
 
 # ---- per-genre average images for the dataset page ----
 
-SUMMARY_DIR = "dataset_summary"
 
 
 def write_dataset_summary(index: DatasetIndex, cache: FeatureCache, models_dir: Path, progress: bool = True) -> Path:

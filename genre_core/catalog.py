@@ -1,0 +1,80 @@
+"""Read-only access to what training stored: metrics tables, histories, dataset summary."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .artifacts import CONFIG_FILE, HISTORY_FILE, METRICS_FILE, list_model_folders
+
+SUMMARY_DIR = "dataset_summary"
+
+
+def stored_models(models_dir: str | Path) -> dict[str, dict]:
+    """config and metrics of every stored model folder (the ensemble included), by folder name."""
+    out = {}
+    for folder in list_model_folders(models_dir):
+        try:
+            config = json.loads((folder / CONFIG_FILE).read_text())
+            metrics_path = folder / METRICS_FILE
+            metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
+        except (OSError, json.JSONDecodeError):
+            continue  # a broken folder is reported by the model loader, not here
+        out[folder.name] = {"config": config, "metrics": metrics, "folder": folder}
+    return out
+
+
+def metrics_table(models_dir: str | Path) -> pd.DataFrame:
+    """One row per model with cross-validated figures; ``*_vote`` use the window majority vote."""
+    rows = []
+    for name, entry in stored_models(models_dir).items():
+        m, c = entry["metrics"], entry["config"]
+        if "vote" not in m:
+            continue
+        row = {"model": name, "title": c.get("title", ""), "representation": c.get("representation"),
+               "architecture": c.get("architecture"), "parameters": c.get("n_parameters"),
+               "training_s": m.get("training_seconds"), "protocol": m.get("protocol")}
+        for rule in ("vote", "mean"):
+            for key in ("accuracy", "balanced_accuracy", "macro_f1"):
+                row[f"{key}_{rule}"] = m[rule]["summary"][key]["mean"]
+                row[f"{key}_{rule}_std"] = m[rule]["summary"][key]["std"]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def confusion(models_dir: str | Path, name: str, rule: str = "vote") -> np.ndarray:
+    """Summed out-of-fold confusion counts (n_classes, n_classes); rows are true genres."""
+    metrics = json.loads((Path(models_dir) / name / METRICS_FILE).read_text())
+    return np.asarray(metrics[rule]["summary"]["confusion_matrix"], dtype=np.int64)
+
+
+def history(models_dir: str | Path, name: str) -> pd.DataFrame:
+    """history.csv of a model (empty frame for models without epochs, e.g. the SVM)."""
+    path = Path(models_dir) / name / HISTORY_FILE
+    if not path.exists():
+        return pd.DataFrame()
+    frame = pd.read_csv(path)
+    return frame.astype({"fold": str}) if not frame.empty else frame
+
+
+@dataclass(frozen=True)
+class DatasetSummary:
+    genres: tuple[str, ...]
+    mel: np.ndarray  # (n_genres, n_mels, n_frames) mean log-mel in dB
+    mfcc: np.ndarray  # (n_genres, n_mfcc, n_frames)
+    seconds_per_frame: float
+    clips_per_genre: dict[str, int]
+    info: dict
+
+
+def dataset_summary(models_dir: str | Path) -> DatasetSummary | None:
+    folder = Path(models_dir) / SUMMARY_DIR
+    if not (folder / "genre_averages.npz").exists():
+        return None
+    arrays = np.load(folder / "genre_averages.npz")
+    info = json.loads((folder / "summary.json").read_text())
+    return DatasetSummary(tuple(str(g) for g in arrays["genres"]), arrays["mel"].astype(np.float32),
+                          arrays["mfcc"].astype(np.float32), info["seconds_per_frame"], info["clips_per_genre"], info)

@@ -1,0 +1,141 @@
+"""Plotly figures for the dashboard (no Streamlit here): readable on a projector, PNG-exportable."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .evaluation import recall_from_confusion
+
+FONT = dict(size=16)
+GENRE_COLORS = {
+    "blues": "#1f77b4", "classical": "#8c564b", "country": "#bcbd22", "disco": "#e377c2", "hiphop": "#ff7f0e",
+    "jazz": "#17becf", "metal": "#7f7f7f", "pop": "#d62728", "reggae": "#2ca02c", "rock": "#9467bd",
+}
+# Modebar settings passed to st.plotly_chart(config=...): PNG export at twice the size.
+EXPORT_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
+MAX_COLUMNS = 1500  # heatmaps of long songs are averaged down to this many time columns
+
+
+def _layout(fig: go.Figure, title: str, height: int = 420) -> go.Figure:
+    fig.update_layout(title=dict(text=title, font=dict(size=20)), font=FONT, height=height,
+                      margin=dict(l=60, r=20, t=60, b=50), template="plotly_white")
+    return fig
+
+
+def probability_bars(labels: Sequence[str], probabilities: np.ndarray, title: str = "Genre probabilities") -> go.Figure:
+    order = np.argsort(probabilities)
+    fig = go.Figure(go.Bar(
+        x=np.asarray(probabilities)[order] * 100, y=[labels[i] for i in order], orientation="h",
+        marker_color=[GENRE_COLORS.get(labels[i], "#444") for i in order],
+        text=[f"{p * 100:.1f} %" for p in np.asarray(probabilities)[order]], textposition="outside",
+    ))
+    fig.update_xaxes(title="probability (%)", range=[0, 110])
+    return _layout(fig, title)
+
+
+def timeline(labels: Sequence[str], window_probabilities: np.ndarray, window_times: np.ndarray,
+             title: str = "Genre along the song") -> go.Figure:
+    """Stacked areas of window probabilities (n_windows, n_classes) at window centres."""
+    centres = window_times.mean(axis=1)
+    fig = go.Figure()
+    for i, label in enumerate(labels):
+        fig.add_trace(go.Scatter(
+            x=centres, y=window_probabilities[:, i] * 100, name=label, stackgroup="one", mode="lines",
+            line=dict(width=0.5, color=GENRE_COLORS.get(label)),
+            hovertemplate=f"{label}: %{{y:.1f}} %<br>%{{x:.1f}} s<extra></extra>",
+        ))
+    fig.update_xaxes(title="time (s), window centre")
+    fig.update_yaxes(title="probability (%)", range=[0, 100])
+    return _layout(fig, title)
+
+
+def _downsample(image: np.ndarray, max_columns: int = MAX_COLUMNS) -> tuple[np.ndarray, int]:
+    factor = max(1, int(np.ceil(image.shape[1] / max_columns)))
+    if factor == 1:
+        return image, 1
+    usable = image.shape[1] // factor * factor
+    return image[:, :usable].reshape(image.shape[0], -1, factor).mean(axis=2), factor
+
+
+def feature_heatmap(image: np.ndarray, seconds_per_frame: float, kind: str, title: str,
+                    zmin: float | None = None, zmax: float | None = None, colorscale: str = "Magma",
+                    zmid: float | None = None, height: int = 380) -> go.Figure:
+    """(n_bins, n_frames) image; ``kind`` is 'mel' (dB) or 'mfcc' (coefficients)."""
+    small, factor = _downsample(image)
+    times = np.arange(small.shape[1]) * seconds_per_frame * factor
+    fig = go.Figure(go.Heatmap(
+        z=small, x=times, y=np.arange(small.shape[0]), colorscale=colorscale, zmin=zmin, zmax=zmax, zmid=zmid,
+        colorbar=dict(title="dB" if kind == "mel" else "value"),
+        hovertemplate="%{x:.2f} s, " + ("band" if kind == "mel" else "coef.") + " %{y}: %{z:.1f}<extra></extra>",
+    ))
+    fig.update_xaxes(title="time (s)")
+    fig.update_yaxes(title="mel band" if kind == "mel" else "MFCC coefficient")
+    return _layout(fig, title, height)
+
+
+def genre_grid(images: np.ndarray, genres: Sequence[str], seconds_per_frame: float, kind: str) -> go.Figure:
+    """All genres' average images (n_genres, n_bins, n_frames) on one shared colour scale, 2 rows."""
+    cols = 5
+    rows = int(np.ceil(len(genres) / cols))
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=list(genres), horizontal_spacing=0.03, vertical_spacing=0.12)
+    zmin, zmax = float(np.percentile(images, 1)), float(np.percentile(images, 99))
+    for i, genre in enumerate(genres):
+        small, factor = _downsample(images[i], 400)
+        fig.add_trace(go.Heatmap(z=small, x=np.arange(small.shape[1]) * seconds_per_frame * factor,
+                                 colorscale="Magma", zmin=zmin, zmax=zmax, showscale=(i == 0),
+                                 colorbar=dict(title="dB" if kind == "mel" else "value")),
+                      row=i // cols + 1, col=i % cols + 1)
+    fig.update_xaxes(title_text="time (s)", row=rows)
+    fig.update_yaxes(title_text="mel band" if kind == "mel" else "MFCC", col=1)
+    return _layout(fig, f"Average {'mel spectrogram' if kind == 'mel' else 'MFCC'} per genre", 300 * rows + 80)
+
+
+def confusion_heatmap(cm: np.ndarray, labels: Sequence[str], title: str, normalize: bool) -> go.Figure:
+    """Rows: true genre; columns: predicted. Row-normalised to % when ``normalize``."""
+    cm = np.asarray(cm, dtype=np.float64)
+    values = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1) * 100 if normalize else cm
+    text = [[f"{v:.0f}%" if normalize else f"{int(v)}" for v in row] for row in values]
+    fig = go.Figure(go.Heatmap(z=values, x=list(labels), y=list(labels), colorscale="Blues", text=text,
+                               texttemplate="%{text}", colorbar=dict(title="%" if normalize else "clips"),
+                               hovertemplate="true %{y}, predicted %{x}: %{text}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed", title="true genre")
+    fig.update_xaxes(title="predicted genre", tickangle=-45)
+    return _layout(fig, title, 520)
+
+
+def recall_bars(confusions: dict[str, np.ndarray], labels: Sequence[str]) -> go.Figure:
+    fig = go.Figure()
+    for name, cm in confusions.items():
+        fig.add_trace(go.Bar(name=name, x=list(labels), y=recall_from_confusion(cm) * 100))
+    fig.update_yaxes(title="recall (%)", range=[0, 105])
+    fig.update_layout(barmode="group")
+    return _layout(fig, "Per-genre recall (out-of-fold)")
+
+
+def learning_curves(histories: dict[str, pd.DataFrame], metric: str) -> go.Figure:
+    """Train and validation ``metric`` ('loss' or 'acc') per epoch, averaged over the CV folds."""
+    fig = go.Figure()
+    palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
+    for i, (name, frame) in enumerate(histories.items()):
+        folds = frame[frame["fold"] != "final"]
+        if folds.empty:
+            continue
+        mean = folds.groupby("epoch")[[f"train_{metric}", f"val_{metric}"]].mean()
+        color = palette[i % len(palette)]
+        fig.add_trace(go.Scatter(x=mean.index, y=mean[f"train_{metric}"], name=f"{name} train",
+                                 line=dict(color=color, dash="dot")))
+        fig.add_trace(go.Scatter(x=mean.index, y=mean[f"val_{metric}"], name=f"{name} validation", line=dict(color=color)))
+    fig.update_xaxes(title="epoch")
+    fig.update_yaxes(title="loss (weighted cross-entropy)" if metric == "loss" else "window accuracy")
+    return _layout(fig, ("Loss" if metric == "loss" else "Accuracy") + " per epoch (mean over folds)", 450)
+
+
+def clip_counts(counts: dict[str, int]) -> go.Figure:
+    fig = go.Figure(go.Bar(x=list(counts), y=list(counts.values()), text=list(counts.values()), textposition="outside",
+                           marker_color=[GENRE_COLORS.get(g) for g in counts]))
+    fig.update_yaxes(title="clips")
+    return _layout(fig, "Clips per genre used for training", 360)
