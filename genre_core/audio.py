@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Union
@@ -65,6 +66,14 @@ def _open(source: AudioSource) -> tuple[BinaryIO | str, int]:
     return io.BytesIO(data), len(data)
 
 
+def _announced_data_bytes(extra_info: str) -> tuple[int, int] | None:
+    """(declared, present) data sizes when libsndfile reports a header larger than the file."""
+    match = re.search(r"data\s*:\s*(\d+)\s*\(should be (\d+)\)", extra_info)
+    if match and int(match[1]) > int(match[2]):
+        return int(match[1]), int(match[2])
+    return None
+
+
 def load_audio(
     source: AudioSource,
     target_sr: int = 22050,
@@ -104,10 +113,12 @@ def load_audio(
     warnings: list[str] = []
     if data.shape[0] == 0:
         raise CorruptAudioError(f"{name} has a header but no audio data (the file is truncated).")
-    if data.shape[0] < 0.98 * info.frames:
+    announced = _announced_data_bytes(info.extra_info)
+    if announced is not None:
+        declared, present = announced
         warnings.append(
-            f"{name} seems truncated: its header announces {declared_seconds:.1f} s but only "
-            f"{data.shape[0] / sr:.1f} s could be decoded. The available part was used."
+            f"{name} is truncated: its header announces {declared / max(present, 1) * data.shape[0] / sr:.1f} s "
+            f"but only {data.shape[0] / sr:.1f} s are present. The available part was used."
         )
     if not np.all(np.isfinite(data)):
         raise CorruptAudioError(f"{name} contains invalid sample values (NaN or infinity).")

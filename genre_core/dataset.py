@@ -14,7 +14,7 @@ from sklearn.model_selection import StratifiedKFold
 from .audio import SUPPORTED_EXTENSIONS, load_audio
 from .config import GENRES, FeatureConfig
 from .errors import AudioError, DatasetError
-from .features import compute_clip_features, handcrafted_features
+from .features import FEATURE_CODE_VERSION, compute_clip_features, handcrafted_features
 
 CLIP_NAME = re.compile(r"^(?P<genre>[a-z]+)\.(?P<number>\d{5})$")
 DATA_ENV = "GTZAN_DIR"
@@ -114,7 +114,7 @@ class FeatureCache:
     """
 
     def __init__(self, directory: str | os.PathLike | None, cfg: FeatureConfig) -> None:
-        self.directory = Path(directory) / cfg.key() if directory else None
+        self.directory = Path(directory) / f"{cfg.key()}-v{FEATURE_CODE_VERSION}" if directory else None
         self.cfg = cfg
         self.hits = 0
         self.misses = 0

@@ -14,6 +14,8 @@ import numpy as np
 from .config import FeatureConfig
 
 AMIN = 1e-10  # power floor before the log: -100 dB
+# Bump when the feature code changes meaning, so cached features of the old code are not reused.
+FEATURE_CODE_VERSION = 2
 
 
 @lru_cache(maxsize=8)
@@ -110,7 +112,7 @@ def handcrafted_features(samples: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
     mel_power = _mel_basis(sr, cfg.n_fft, cfg.n_mels) @ power
     per_frame = [
         librosa.feature.chroma_stft(S=power, sr=sr, tuning=0.0),
-        librosa.feature.rms(S=stft_mag, frame_length=cfg.n_fft),
+        librosa.feature.rms(y=samples, frame_length=cfg.n_fft, hop_length=cfg.hop_length),
         librosa.feature.spectral_centroid(S=stft_mag, sr=sr),
         librosa.feature.spectral_bandwidth(S=stft_mag, sr=sr),
         librosa.feature.spectral_rolloff(S=stft_mag, sr=sr),

@@ -75,11 +75,12 @@ def predict_with(model: StoredModel, analysis: ClipAnalysis) -> ModelPrediction:
     """Run one stored model on a clip."""
     cfg = model.feature_config
     if model.kind == "svm":
-        probs = model.svm.predict_proba(analysis.handcrafted(cfg)[None, :])[0]
+        features = analysis.handcrafted(cfg)[None, :]
         # predict_proba columns follow the classes seen in training: place them by label index
         full = np.zeros(len(model.labels), dtype=np.float64)
-        full[model.svm.classes_] = probs
-        return ModelPrediction(model.name, model.labels, full, model.labels[int(np.argmax(full))])
+        full[model.svm.classes_] = model.svm.predict_proba(features)[0]
+        # The vote is the SVM's own decision; its Platt probabilities can disagree with it.
+        return ModelPrediction(model.name, model.labels, full, model.labels[int(model.svm.predict(features)[0])])
     image = analysis.image(cfg, model.representation)
     windows = cut_windows(model.normalize(image), cfg)
     window_probs = predict_windows(model.network, windows).astype(np.float64)

@@ -1,0 +1,61 @@
+"""Dataset explorer: per-genre average mel spectrograms and MFCCs, side by side and as a grid."""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from app_support import MODELS_DIR, show_chart
+from genre_core.catalog import dataset_summary
+from genre_core.plots import clip_counts, feature_heatmap, genre_grid
+
+st.title("🔎 Explore the dataset")
+summary = dataset_summary(MODELS_DIR)
+if summary is None:
+    st.error("No dataset summary is stored. Run `python -m genre_core train all` to create it.")
+    st.stop()
+
+st.caption("Every image is the average over all training clips of a genre, aligned at the start of the clip "
+           "(GTZAN clips are 30 s excerpts). Averages show what a genre has in common: the timbre, not a melody.")
+
+kind = st.radio("Feature", ["mel", "mfcc"], horizontal=True,
+                format_func=lambda k: "Mel spectrogram (dB)" if k == "mel" else "MFCC")
+images = summary.mel if kind == "mel" else summary.mfcc
+genres = list(summary.genres)
+
+left, right = st.columns(2)
+genre_a = left.selectbox("Genre A", genres, index=genres.index("classical") if "classical" in genres else 0)
+genre_b = right.selectbox("Genre B", genres, index=genres.index("metal") if "metal" in genres else 1)
+a, b = images[genres.index(genre_a)], images[genres.index(genre_b)]
+zmin, zmax = float(np.percentile(images, 1)), float(np.percentile(images, 99))
+colorscale = "Magma" if kind == "mel" else "RdBu_r"
+with left:
+    show_chart(feature_heatmap(a, summary.seconds_per_frame, kind,
+                               f"{genre_a} ({summary.clips_per_genre.get(genre_a, 0)} clips)",
+                               zmin=zmin, zmax=zmax, colorscale=colorscale), "a")
+with right:
+    show_chart(feature_heatmap(b, summary.seconds_per_frame, kind,
+                               f"{genre_b} ({summary.clips_per_genre.get(genre_b, 0)} clips)",
+                               zmin=zmin, zmax=zmax, colorscale=colorscale), "b")
+
+difference = a - b
+limit = float(np.percentile(np.abs(difference), 99)) or 1.0
+show_chart(feature_heatmap(difference, summary.seconds_per_frame, kind, f"Difference: {genre_a} − {genre_b}",
+                           zmin=-limit, zmax=limit, colorscale="RdBu_r", zmid=0.0), "diff")
+profile_a, profile_b = a.mean(axis=1), b.mean(axis=1)
+st.caption(f"Averaged over time, {genre_a} is {np.mean(profile_a - profile_b):+.1f} "
+           f"{'dB' if kind == 'mel' else 'units'} against {genre_b} across "
+           f"{'mel bands' if kind == 'mel' else 'coefficients'}.")
+
+st.subheader("All genres")
+show_chart(genre_grid(images, genres, summary.seconds_per_frame, kind), "grid")
+
+st.subheader("Where the data came from")
+show_chart(clip_counts(summary.clips_per_genre), "counts")
+data = summary.info.get("data", {})
+st.markdown(
+    f"- **{data.get('n_clips', sum(summary.clips_per_genre.values()))} clips** of GTZAN "
+    "(Tzanetakis & Cook, 2002), 30 s excerpts at 22 050 Hz, folder `" + str(data.get("root_name", "?")) + "`.\n"
+    "- This copy is unbalanced: classical and pop have 100 clips each, the other genres about 10; "
+    "with the full 1000-clip dataset every genre has 100.\n"
+    "- Known GTZAN faults: repeated clips (e.g. pop.00054 = pop.00060) and clips by the same artist in one genre."
+)

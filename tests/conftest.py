@@ -1,0 +1,96 @@
+"""Shared fixtures: small generated audio files and the optional GTZAN copy."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+ROOT = Path(__file__).resolve().parent.parent
+SR = 22050
+
+
+def chirp(seconds: float, sr: int = SR, f0: float = 110.0, f1: float = 4000.0) -> np.ndarray:
+    """Exponential sine sweep, float32, amplitude 0.5."""
+    t = np.arange(int(seconds * sr)) / sr
+    k = np.log(f1 / f0) / seconds
+    return (0.5 * np.sin(2 * np.pi * f0 * (np.exp(k * t) - 1) / k)).astype(np.float32)
+
+
+def write_wav(path: Path, samples: np.ndarray, sr: int = SR, subtype: str = "PCM_16") -> Path:
+    sf.write(path, samples, sr, subtype=subtype)
+    return path
+
+
+@pytest.fixture(scope="session")
+def audio_dir(tmp_path_factory) -> Path:
+    """A folder of good and hostile audio files, generated once per test session."""
+    d = tmp_path_factory.mktemp("audio")
+    write_wav(d / "chirp.wav", chirp(6.0))
+    write_wav(d / "silence.wav", np.zeros(6 * SR, dtype=np.float32))
+    write_wav(d / "short.wav", chirp(0.5))
+    write_wav(d / "tiny.wav", chirp(0.2))
+    (d / "empty.wav").write_bytes(b"")
+    (d / "random.wav").write_bytes(np.random.default_rng(0).bytes(50_000))
+    (d / "random.mp3").write_bytes(np.random.default_rng(1).bytes(50_000))
+    (d / "text.wav").write_text("this is not audio\n" * 100)
+    stereo = np.stack([chirp(5.0, 48000), 0.5 * chirp(5.0, 48000, 220, 2000)], axis=1)
+    write_wav(d / "stereo48k.wav", stereo, 48000)
+    write_wav(d / "rate8k.wav", chirp(5.0, 8000, 100, 3500), 8000)
+    write_wav(d / "rate96k.wav", chirp(5.0, 96000), 96000)
+    write_wav(d / "six_channels.wav", np.tile(chirp(5.0)[:, None], (1, 6)) * 0.3)
+    sf.write(d / "chirp.flac", chirp(5.0), SR)
+    sf.write(d / "chirp.ogg", chirp(5.0), SR)
+    sf.write(d / "chirp.mp3", chirp(5.0), SR, format="MP3")
+    sf.write(d / "chirp.au", chirp(5.0), SR, format="AU", subtype="PCM_16")
+    # 20 minutes at a low rate keeps the file small; the length check still applies
+    write_wav(d / "twenty_minutes.wav", np.tile(chirp(1.0, 2000, 50, 900), 20 * 60), 2000)
+    nan = chirp(5.0)
+    nan[1000:1100] = np.nan
+    write_wav(d / "nan_float.wav", nan, subtype="FLOAT")
+    inf = chirp(5.0)
+    inf[5] = np.inf
+    write_wav(d / "inf_float.wav", inf, subtype="FLOAT")
+    # a valid header announcing 10 s, followed by 4 s of data
+    full = write_wav(d / "_ten_seconds.wav", chirp(10.0)).read_bytes()
+    (d / "truncated.wav").write_bytes(full[: 44 + 4 * SR * 2])
+    (d / "header_only.wav").write_bytes(full[:44])
+    return d
+
+
+
+@pytest.fixture(scope="session")
+def gtzan_dir() -> Path:
+    """The GTZAN copy named by $GTZAN_DIR (.ci/run points it at ../shared/gtzan)."""
+    value = os.environ.get("GTZAN_DIR")
+    if not value:
+        pytest.skip("GTZAN_DIR is not set: tests on the real dataset are skipped")
+    path = Path(value)
+    if not path.is_dir():
+        pytest.skip(f"GTZAN_DIR={value} does not exist: tests on the real dataset are skipped")
+    return path
+
+
+@pytest.fixture(scope="session")
+def models_dir() -> Path:
+    return ROOT / "models"
+
+
+@pytest.fixture(scope="session")
+def tiny_gtzan(tmp_path_factory) -> Path:
+    """A GTZAN-layout folder of generated clips: 10 genres x 3 clips x 4 s, one tone per genre."""
+    from genre_core.config import GENRES
+
+    root = tmp_path_factory.mktemp("tiny_gtzan")
+    rng = np.random.default_rng(0)
+    t = np.arange(4 * SR) / SR
+    for g, genre in enumerate(GENRES):
+        (root / genre).mkdir()
+        for n in range(3):
+            tone = np.sin(2 * np.pi * 110 * (g + 1) * t) * (0.3 + 0.1 * n)
+            noise = 0.02 * rng.standard_normal(len(t))
+            write_wav(root / genre / f"{genre}.{n:05d}.wav", (tone + noise).astype(np.float32))
+    (root / "jazz" / "jazz.00054.wav").write_bytes(b"RIFF....WAVEcorrupt")  # like GTZAN's broken clip
+    return root

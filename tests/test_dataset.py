@@ -1,0 +1,95 @@
+"""Indexing, the feature cache and clip-level splits that never leak."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from genre_core.config import DEFAULT_FEATURES, GENRES
+from genre_core.dataset import (
+    FeatureCache,
+    artist_filtered_split,
+    index_dataset,
+    inner_validation_split,
+    stratified_folds,
+)
+from genre_core.errors import DatasetError
+
+
+def test_index_skips_unreadable_clips_with_a_reason(tiny_gtzan):
+    index = index_dataset(tiny_gtzan, check_audio=True)
+    assert len(index.clips) == 30
+    assert [name for name, _ in index.skipped] == ["jazz/jazz.00054.wav"]
+    assert "not an audio file" in index.report()
+
+
+def test_index_of_missing_or_empty_folder(tmp_path):
+    with pytest.raises(DatasetError):
+        index_dataset(tmp_path / "missing")
+    with pytest.raises(DatasetError, match="No GTZAN clips"):
+        index_dataset(tmp_path)
+
+
+def test_feature_cache_second_run_reads_from_disk(tiny_gtzan, tmp_path):
+    index = index_dataset(tiny_gtzan)
+    clip = index.clips[0]
+    first = FeatureCache(tmp_path, DEFAULT_FEATURES)
+    a = first.get(clip, "mel")
+    second = FeatureCache(tmp_path, DEFAULT_FEATURES)
+    b = second.get(clip, "mel")
+    assert (first.misses, second.hits, second.misses) == (1, 1, 0)
+    np.testing.assert_allclose(a, b, atol=0.05)  # float16 on disk
+
+
+def test_folds_split_by_clip_and_are_stratified():
+    labels = np.repeat(np.arange(10), [11, 100, 10, 10, 10, 10, 10, 100, 10, 10])
+    folds = stratified_folds(labels, k=5, seed=0)
+    seen = np.concatenate([test for _, test in folds])
+    assert sorted(seen) == list(range(len(labels)))  # every clip tested exactly once
+    for train, test in folds:
+        assert not set(train) & set(test)
+        assert np.bincount(labels[test], minlength=10).min() >= 2
+
+
+def test_windows_of_one_clip_never_cross_the_split(gtzan_dir):
+    """On the real copy: a clip id lands on one side only, so its windows do too."""
+    index = index_dataset(gtzan_dir)
+    ids = np.array([c.clip_id for c in index.clips])
+    for train, test in stratified_folds(index.labels(), k=5, seed=0):
+        assert not set(ids[train]) & set(ids[test])
+        inner_train, inner_val = inner_validation_split(index.labels()[train])
+        assert not set(ids[train][inner_train]) & set(ids[train][inner_val])
+
+
+def test_too_few_clips_for_k_folds():
+    with pytest.raises(DatasetError, match="at least 5 clips"):
+        stratified_folds(np.array([0, 0, 0, 1, 1, 1]), k=5)
+
+
+def test_inner_validation_has_every_genre():
+    labels = np.repeat(np.arange(10), 8)
+    train, val = inner_validation_split(labels, fraction=0.15)
+    assert set(labels[val]) == set(range(10))
+    assert not set(train) & set(val)
+
+
+def test_artist_filtered_split_needs_its_files(tiny_gtzan, tmp_path):
+    index = index_dataset(tiny_gtzan)
+    assert artist_filtered_split(index) is None  # no splits/ folder
+    splits = tiny_gtzan / "splits"
+    splits.mkdir(exist_ok=True)
+    names = [c.relative_path for c in index.clips]
+    (splits / "train_filtered.txt").write_text("\n".join(names[:20]))
+    (splits / "valid_filtered.txt").write_text("\n".join(names[20:25]))
+    (splits / "test_filtered.txt").write_text("\n".join(names[25:]))
+    split = artist_filtered_split(index)
+    assert split is not None and [len(split[p]) for p in ("train", "valid", "test")] == [20, 5, len(names) - 25]
+    (splits / "test_filtered.txt").write_text("\n".join(names[25:] + [f"blues/blues.{i:05d}.wav" for i in range(50, 90)]))
+    assert artist_filtered_split(index) is None  # most of the test list is missing: refuse
+    for f in splits.iterdir():
+        f.unlink()
+    splits.rmdir()
+
+
+def test_published_split_is_not_used_on_the_partial_copy(gtzan_dir):
+    assert artist_filtered_split(index_dataset(gtzan_dir)) is None
+    assert len(GENRES) == 10

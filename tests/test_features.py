@@ -1,0 +1,105 @@
+"""Feature shapes, values against librosa, windowing and the handcrafted features."""
+from __future__ import annotations
+
+import csv
+
+import librosa
+import numpy as np
+import pytest
+
+from conftest import chirp
+from genre_core.audio import load_audio
+from genre_core.config import DEFAULT_FEATURES, SHORT_WINDOW_FEATURES, FeatureConfig
+from genre_core.features import (
+    HANDCRAFTED_NAMES,
+    compute_clip_features,
+    cut_windows,
+    handcrafted_features,
+    window_starts,
+    window_times,
+)
+
+CFG = DEFAULT_FEATURES
+
+
+@pytest.fixture(scope="module")
+def signal() -> np.ndarray:
+    return chirp(30.0)
+
+
+@pytest.fixture(scope="module")
+def feats(signal) -> dict[str, np.ndarray]:
+    return compute_clip_features(signal, CFG)
+
+
+def test_shapes(feats):
+    n_frames = 1 + 30 * 22050 // 512
+    assert feats["spectrogram"].shape == (1025, n_frames)
+    assert feats["mel"].shape == (128, n_frames)
+    assert feats["mfcc"].shape == (20, n_frames)
+    assert all(v.dtype == np.float32 for v in feats.values())
+
+
+def test_values_match_librosa(signal, feats):
+    power = np.abs(librosa.stft(signal, n_fft=2048, hop_length=512)) ** 2
+    np.testing.assert_allclose(feats["spectrogram"], librosa.power_to_db(power, ref=1.0, amin=1e-10, top_db=None),
+                               atol=1e-3)
+    mel = librosa.power_to_db(librosa.feature.melspectrogram(y=signal, sr=22050, n_fft=2048, hop_length=512,
+                                                             n_mels=128), amin=1e-10, top_db=None)
+    np.testing.assert_allclose(feats["mel"], mel, atol=1e-2)
+    np.testing.assert_allclose(feats["mfcc"], librosa.feature.mfcc(S=mel, n_mfcc=20), atol=5e-2)
+
+
+def test_regression_values(feats):
+    # Fixed numbers of this chirp, so an accidental change of the feature code shows up.
+    assert feats["mel"].mean() == pytest.approx(-86.08, abs=0.05)
+    assert feats["mfcc"][0].mean() == pytest.approx(-973.9, abs=0.5)
+    assert feats["spectrogram"].max() == pytest.approx(48.16, abs=0.05)
+
+
+def test_windows_of_a_30s_clip(feats):
+    windows = cut_windows(feats["mel"], CFG)
+    assert CFG.frames_per_window == 130 and CFG.window_hop_frames == 65
+    assert windows.shape == (18, 128, 130)
+    starts = window_starts(feats["mel"].shape[1], CFG)
+    np.testing.assert_array_equal(windows[3], feats["mel"][:, starts[3] : starts[3] + 130])
+    times = window_times(feats["mel"].shape[1], CFG)
+    assert times[0, 0] == 0.0 and times[0, 1] == 3.0
+    assert times[1, 0] == pytest.approx(65 * 512 / 22050)
+
+
+def test_short_windows_selectable(feats):
+    windows = cut_windows(feats["mel"], SHORT_WINDOW_FEATURES)
+    assert windows.shape[1:] == (128, SHORT_WINDOW_FEATURES.frames_per_window)
+    assert len(windows) > 2 * 18
+
+
+def test_too_short_for_a_window_gives_no_window():
+    image = np.zeros((128, 50), dtype=np.float32)
+    assert cut_windows(image, CFG).shape == (0, 128, 130)
+
+
+def test_config_round_trip_and_key():
+    cfg = FeatureConfig(n_mfcc=40, window_seconds=1.5)
+    assert FeatureConfig.from_dict(cfg.to_dict()) == cfg
+    assert cfg.key() != CFG.key()
+    with pytest.raises(ValueError):
+        FeatureConfig.from_dict({**CFG.to_dict(), "bogus": 1})
+    with pytest.raises(ValueError):
+        FeatureConfig(overlap=1.0)
+
+
+def test_handcrafted_names_and_finite(signal):
+    values = handcrafted_features(signal, CFG)
+    assert values.shape == (len(HANDCRAFTED_NAMES),) == (53,)
+    assert np.all(np.isfinite(values))
+
+
+def test_handcrafted_matches_the_public_gtzan_table(gtzan_dir):
+    """Our features of rock.00003 agree with the published table (computed on the original PCM)."""
+    with open(gtzan_dir / "features_30_sec.csv") as handle:
+        row = next(r for r in csv.DictReader(handle) if r["filename"] == "rock.00003.au")
+    ours = dict(zip(HANDCRAFTED_NAMES, handcrafted_features(load_audio(gtzan_dir / "rock/rock.00003.ogg").samples, CFG)))
+    for name in ("mfcc1_mean", "mfcc2_mean", "spectral_centroid_mean", "spectral_bandwidth_mean", "rolloff_mean",
+                 "zero_crossing_rate_mean", "rms_mean", "chroma_stft_mean"):
+        assert ours[name] == pytest.approx(float(row[name]), rel=0.03), name

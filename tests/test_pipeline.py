@@ -1,0 +1,158 @@
+"""End to end on generated data: k-fold, final fit, stored folder, loader, ensemble, CLI."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from genre_core import artifacts as art
+from genre_core.artifacts import load_model
+from genre_core.audio import load_audio
+from genre_core.config import DEFAULT_FEATURES, GENRES
+from genre_core.dataset import FeatureCache, index_dataset
+from genre_core.errors import ModelLoadError
+from genre_core.inference import ClipAnalysis, ModelZoo, predict_with
+from genre_core.pipeline import MODEL_SPECS, build_ensemble, train_spec, write_dataset_summary
+from genre_core.verify import verify_reference_predictions
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_gtzan, tmp_path_factory) -> Path:
+    """A models folder with an SVM, a one-epoch deep CNN, the ensemble and the dataset summary."""
+    models = tmp_path_factory.mktemp("models")
+    index = index_dataset(tiny_gtzan, check_audio=True)
+    cache = FeatureCache(tmp_path_factory.mktemp("cache"), DEFAULT_FEATURES)
+    cnn = MODEL_SPECS["deep_cnn_mfcc"]
+    train_spec(replace(cnn, train=replace(cnn.train, epochs=1)), index, cache, models, k=3, progress=False)
+    train_spec(MODEL_SPECS["svm_handcrafted"], index, cache, models, k=3, progress=False)
+    build_ensemble(models, index)
+    write_dataset_summary(index, cache, models, progress=False)
+    return models
+
+
+def test_folder_holds_every_artifact(trained):
+    folder = trained / "deep_cnn_mfcc"
+    for name in ("config.json", "weights.safetensors", "metrics.json", "history.csv", "MODEL_CARD.md",
+                 "reference_predictions.json", "oof_predictions.csv"):
+        assert (folder / name).exists(), name
+    config = json.loads((folder / "config.json").read_text())
+    assert config["labels"] == list(GENRES)
+    assert config["feature_config"] == DEFAULT_FEATURES.to_dict()
+    assert config["data"]["n_clips"] == 30 and len(config["normalization"]["mean"]) == 20
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert len(metrics["vote"]["folds"]) == 3
+    history = pd.read_csv(folder / "history.csv")
+    assert set(history["fold"].astype(str)) == {"1", "2", "3", "final"}
+    assert (trained / "svm_handcrafted" / "model.skops").exists()
+
+
+def test_metrics_agree_with_out_of_fold_predictions(trained):
+    for name in ("deep_cnn_mfcc", "svm_handcrafted", "ensemble"):
+        oof = pd.read_csv(trained / name / "oof_predictions.csv")
+        metrics = json.loads((trained / name / "metrics.json").read_text())
+        assert len(oof) == 30 and oof["clip_id"].is_unique
+        assert metrics["vote"]["summary"]["confusion_matrix"] == pd.crosstab(
+            pd.Categorical(oof["true"], GENRES), pd.Categorical(oof["vote"], GENRES), dropna=False).to_numpy().tolist()
+
+
+def test_round_trip_reproduces_recorded_predictions(trained, tiny_gtzan):
+    assert verify_reference_predictions(trained, tiny_gtzan) == []
+
+
+def test_svm_is_easy_on_separable_tones(trained):
+    metrics = json.loads((trained / "svm_handcrafted" / "metrics.json").read_text())
+    assert metrics["vote"]["summary"]["accuracy"]["mean"] > 0.8
+
+
+def test_zoo_classifies_with_every_model_and_the_ensemble(trained, tiny_gtzan):
+    zoo = ModelZoo.load(trained)
+    assert set(zoo.models) == {"deep_cnn_mfcc", "svm_handcrafted"} and not zoo.errors
+    result = zoo.classify(tiny_gtzan / "metal" / "metal.00001.wav")
+    assert set(result.predictions) == {"deep_cnn_mfcc", "svm_handcrafted"}
+    assert result.ensemble is not None and result.final.model == "ensemble"
+    assert result.final.probabilities.sum() == pytest.approx(1.0, abs=1e-6)
+    cnn = result.predictions["deep_cnn_mfcc"]
+    assert cnn.window_probabilities.shape == (1, 10)  # 4 s clip: one 3 s window
+
+
+def _copy(trained: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "models"
+    shutil.copytree(trained, target)
+    return target
+
+
+def test_broken_folders_are_reported_and_others_still_work(trained, tmp_path, tiny_gtzan):
+    models = _copy(trained, tmp_path)
+    (models / "deep_cnn_mfcc" / "weights.safetensors").write_bytes(b"garbage")
+    zoo = ModelZoo.load(models)
+    assert "deep_cnn_mfcc" in zoo.errors and "corrupt" in zoo.errors["deep_cnn_mfcc"]
+    assert str(models / "deep_cnn_mfcc") in zoo.errors["deep_cnn_mfcc"]
+    assert zoo.classify(tiny_gtzan / "rock" / "rock.00000.wav").final.vote_label in GENRES
+
+
+def test_missing_weights(trained, tmp_path):
+    models = _copy(trained, tmp_path)
+    (models / "deep_cnn_mfcc" / "weights.safetensors").unlink()
+    with pytest.raises(ModelLoadError, match="has no weights.safetensors"):
+        load_model(models / "deep_cnn_mfcc")
+
+
+def test_weights_that_do_not_match_the_config(trained, tmp_path):
+    models = _copy(trained, tmp_path)
+    path = models / "deep_cnn_mfcc" / "config.json"
+    config = json.loads(path.read_text())
+    path.write_text(json.dumps({**config, "architecture": "complex_cnn"}))
+    with pytest.raises(ModelLoadError, match="do not match the architecture"):
+        load_model(models / "deep_cnn_mfcc")
+    path.write_text(json.dumps({**config, "feature_config": {**config["feature_config"], "n_mfcc": 40}}))
+    with pytest.raises(ModelLoadError):
+        load_model(models / "deep_cnn_mfcc")
+
+
+def test_tampered_svm_file_is_refused(trained, tmp_path):
+    models = _copy(trained, tmp_path)
+    with open(models / "svm_handcrafted" / "model.skops", "ab") as handle:
+        handle.write(b"x")
+    with pytest.raises(ModelLoadError, match="checksum"):
+        load_model(models / "svm_handcrafted")
+
+
+def test_dataset_summary(trained):
+    from genre_core.catalog import dataset_summary
+
+    summary = dataset_summary(trained)
+    assert summary.mel.shape[:2] == (10, 128) and summary.mfcc.shape[:2] == (10, 20)
+    assert summary.clips_per_genre["jazz"] == 3
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "genre_core", *args], capture_output=True, text=True, cwd=ROOT,
+                          timeout=300)
+
+
+def test_cli_predict_json_and_bad_files(trained, tiny_gtzan, audio_dir):
+    good = tiny_gtzan / "pop" / "pop.00002.wav"
+    out = _cli("predict", str(good), "--json", "--models-dir", str(trained))
+    assert out.returncode == 0, out.stderr
+    answer = json.loads(out.stdout)
+    assert answer["genre"] in GENRES and len(answer["top3"]) == 3 and answer["timeline"]
+    for bad in ("empty.wav", "random.wav", "short.wav", "silence.wav", "twenty_minutes.wav", "missing.wav"):
+        out = _cli("predict", str(audio_dir / bad), "--models-dir", str(trained))
+        assert out.returncode != 0
+        assert out.stderr.startswith("error:") and "Traceback" not in out.stderr, out.stderr
+
+
+def test_cli_bad_data_dir_and_unknown_model(tmp_path):
+    out = _cli("index", "--data", str(tmp_path / "nowhere"))
+    assert out.returncode == 2 and "not found" in out.stderr and "Traceback" not in out.stderr
+    out = _cli("train", "no_such_model", "--data", str(tmp_path))
+    assert out.returncode == 2 and "Traceback" not in out.stderr
