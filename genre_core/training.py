@@ -20,13 +20,17 @@ from .features import cut_windows
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = 24
+    epochs: int = 30
     batch_size: int = 16  # small batches: ~200 clips give few updates per epoch otherwise
     learning_rate: float = 1e-3
     weight_decay: float = 1e-4
-    patience: int = 5  # epochs without a better validation loss before stopping
+    patience: int = 8  # epochs without a better validation loss before stopping (34 val clips: noisy)
     lr_patience: int = 2  # ReduceLROnPlateau patience
-    crops_per_clip: int = 4  # random 3 s crops drawn from each training clip per epoch
+    crops_per_clip: int = 4  # random 3 s crops per training clip per epoch, on average
+    # "balanced": every genre gets the same number of crops per epoch (rare genres' clips are
+    # cropped more often, each crop a different excerpt) and the loss is unweighted;
+    # "uniform": the same number of crops from every clip and an inverse-frequency weighted loss.
+    sampling: str = "balanced"
     time_mask: float = 0.08  # largest masked share of frames (SpecAugment)
     freq_mask: float = 0.08  # largest masked share of bins
     cutout: float = 0.0  # probability of the reference's cutout (3 rows, 4 columns)
@@ -82,13 +86,26 @@ def augment(batch: np.ndarray, cfg: TrainConfig, rng: np.random.Generator) -> np
     return batch
 
 
+def crops_per_clip(labels: np.ndarray, per_clip: int, sampling: str, rng: np.random.Generator) -> np.ndarray:
+    """How many crops to draw from each clip this epoch, shape (n_clips,); about ``per_clip`` on average."""
+    if sampling == "uniform":
+        return np.full(len(labels), per_clip, dtype=np.int64)
+    if sampling != "balanced":
+        raise ValueError(f"unknown sampling '{sampling}'")
+    classes, counts = np.unique(labels, return_counts=True)
+    per_class = per_clip * len(labels) / len(classes)
+    expected = per_class / counts[np.searchsorted(classes, labels)]
+    # stochastic rounding keeps the expected count exact for majority clips (< 1 crop each)
+    return (np.floor(expected) + (rng.random(len(labels)) < expected % 1)).astype(np.int64)
+
+
 def random_crops(
-    images: list[np.ndarray], labels: np.ndarray, n_crops: int, width: int, rng: np.random.Generator
+    images: list[np.ndarray], labels: np.ndarray, n_crops: np.ndarray, width: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``n_crops`` random windows of ``width`` frames from every clip: (n, n_bins, width), (n,)."""
+    """``n_crops[i]`` random windows of ``width`` frames from clip i: (n, n_bins, width), (n,)."""
     crops, crop_labels = [], []
-    for image, label in zip(images, labels):
-        for start in rng.integers(0, image.shape[1] - width + 1, size=n_crops):
+    for image, label, n in zip(images, labels, n_crops):
+        for start in rng.integers(0, image.shape[1] - width + 1, size=int(n)):
             crops.append(image[:, start : start + width])
             crop_labels.append(label)
     return np.stack(crops).astype(np.float32), np.asarray(crop_labels, dtype=np.int64)
@@ -142,7 +159,9 @@ def train_network(
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     n_classes = network(torch.zeros(1, 1, train_images[0].shape[0], feature_cfg.frames_per_window)).shape[1]
-    weights = class_weights(train_labels, n_classes)
+    # Balanced sampling already evens out the genres; weighting the loss too would count them twice.
+    weights = class_weights(train_labels, n_classes) if cfg.sampling == "uniform" else None
+    val_weights = class_weights(train_labels, n_classes)  # validation windows are not resampled
     optimizer = torch.optim.Adam(network.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=cfg.lr_patience)
     has_val = val_images is not None and len(val_images) > 0
@@ -175,7 +194,8 @@ def train_network(
             break
         t0 = time.perf_counter()
         network.train()
-        x_all, y_all = random_crops(train_images, train_labels, cfg.crops_per_clip, feature_cfg.frames_per_window, rng)
+        counts = crops_per_clip(train_labels, cfg.crops_per_clip, cfg.sampling, rng)
+        x_all, y_all = random_crops(train_images, train_labels, counts, feature_cfg.frames_per_window, rng)
         order = rng.permutation(len(y_all))
         total_loss = correct = 0.0
         for start in range(0, len(order), cfg.batch_size):
@@ -194,7 +214,7 @@ def train_network(
         if has_val:
             probs = predict_windows(network, val_windows)
             val_loss = float(F.nll_loss(torch.log(torch.from_numpy(probs) + 1e-9),
-                                        torch.from_numpy(val_window_labels), weight=weights))
+                                        torch.from_numpy(val_window_labels), weight=val_weights))
             row.update(val_loss=val_loss, val_acc=float((probs.argmax(1) == val_window_labels).mean()))
             scheduler.step(val_loss)
             if val_loss < best["loss"] - 1e-4:

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Set up and run every test. The GTZAN tests use $GTZAN_DIR (default ../shared/gtzan when present);
+# the browser tests need Debian's chromium, installed here when missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh dev
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "installing Debian chromium for the browser tests" >&2
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null \
+    || echo "warning: chromium could not be installed; browser tests will be skipped" >&2
+fi
+if [ -z "${GTZAN_DIR:-}" ] && [ -d ../shared/gtzan ]; then
+  export GTZAN_DIR="$(cd ../shared/gtzan && pwd)"
+fi
+echo "GTZAN_DIR=${GTZAN_DIR:-<unset: dataset tests will be skipped>}"
+exec .venv/bin/python -m pytest "$@"

@@ -1,0 +1,121 @@
+"""Real-browser end-to-end tests: streamlit run + headless Debian Chromium driven by Playwright.
+
+Screenshots go to $E2E_ARTIFACTS (default: artifacts/screenshots in the project).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SHOTS = Path(os.environ.get("E2E_ARTIFACTS", ROOT / "artifacts" / "screenshots"))
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync"]
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed (.ci/run installs it)")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    port = _free_port()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    log = open(SHOTS / "streamlit-e2e.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
+         "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("streamlit did not become healthy within 120 s")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=30)
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture()
+def page(browser):
+    context = browser.new_context(viewport={"width": 1500, "height": 1100})
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def _wait_idle(page) -> None:
+    """Until Streamlit's 'running' indicator is gone."""
+    page.wait_for_timeout(500)
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=120_000)
+
+
+def test_upload_a_gtzan_clip_shows_the_genre(server, page, gtzan_dir):
+    from genre_core.inference import ModelZoo
+
+    clip = gtzan_dir / "classical" / "classical.00000.ogg"
+    expected = ModelZoo.load().classify(clip).final.vote_label
+    page.goto(server)
+    page.get_by_text("Upload or record a song").wait_for(timeout=120_000)
+    page.locator('input[type="file"]').first.set_input_files(str(clip))
+    metric = page.locator('[data-testid="stMetric"]').filter(has_text="Predicted genre")
+    metric.wait_for(timeout=120_000)
+    assert expected.capitalize() in metric.inner_text()
+    page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+    _wait_idle(page)
+    assert page.locator(".js-plotly-plot").count() >= 3  # probabilities, timeline, spectrogram
+    page.screenshot(path=str(SHOTS / "classify.png"), full_page=True)
+
+
+def test_bad_file_shows_an_error_not_a_traceback(server, page, tmp_path):
+    bad = tmp_path / "not_audio.wav"
+    bad.write_bytes(os.urandom(30_000))
+    page.goto(server)
+    page.get_by_text("Upload or record a song").wait_for(timeout=120_000)
+    page.locator('input[type="file"]').first.set_input_files(str(bad))
+    page.get_by_text("is not an audio file").wait_for(timeout=60_000)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.screenshot(path=str(SHOTS / "classify-error.png"), full_page=True)
+
+
+@pytest.mark.parametrize("path, title, min_charts", [("explore", "Explore the dataset", 4),
+                                                      ("compare", "Compare models", 4)])
+def test_other_pages_draw_their_charts(server, page, path, title, min_charts):
+    page.goto(f"{server}/{path}")
+    page.get_by_role("heading", name=title).wait_for(timeout=120_000)
+    page.locator(".js-plotly-plot").nth(min_charts - 1).wait_for(timeout=120_000)
+    _wait_idle(page)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.locator(".js-plotly-plot .main-svg").count() >= min_charts
+    page.screenshot(path=str(SHOTS / f"{path}.png"), full_page=True)

@@ -1,0 +1,83 @@
+"""Every page renders under AppTest; the classify page answers uploads and refuses bad bytes."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from streamlit.testing.v1 import AppTest
+
+from conftest import chirp
+
+APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
+TIMEOUT = 180  # importing torch and librosa and loading the models is slow on 2 cores
+
+
+def _app() -> AppTest:
+    return AppTest.from_file(APP, default_timeout=TIMEOUT)
+
+
+def _wav_bytes(samples: np.ndarray, sr: int = 22050) -> bytes:
+    buffer = io.BytesIO()
+    sf.write(buffer, samples, sr, format="WAV", subtype="PCM_16")
+    return buffer.getvalue()
+
+
+def test_classify_page_renders_and_asks_for_audio():
+    at = _app().run()
+    assert not at.exception
+    assert "genre" in at.title[0].value.lower()
+    assert any("Upload or record" in i.value for i in at.info)
+
+
+def test_classify_page_classifies_an_uploaded_clip():
+    at = _app().run()
+    at.file_uploader[0].set_value(("chirp.wav", _wav_bytes(np.tile(chirp(5.0), 2)), "audio/wav")).run()
+    assert not at.exception
+    assert not at.error, [e.value for e in at.error]
+    labels = {m.label: m.value for m in at.metric}
+    assert labels["Predicted genre"].lower() in {"blues", "classical", "country", "disco", "hiphop", "jazz",
+                                                   "metal", "pop", "reggae", "rock"}
+    assert labels["Probability (ensemble mean)"].endswith("%")
+    votes = at.dataframe[0].value
+    assert len(votes) >= 2 and set(votes["vote"]) <= {"blues", "classical", "country", "disco", "hiphop", "jazz",
+                                                      "metal", "pop", "reggae", "rock"}
+
+
+@pytest.mark.parametrize("name, payload, expected", [
+    ("noise.wav", np.random.default_rng(0).bytes(20_000), "not an audio file"),
+    ("empty.wav", b"", "empty"),
+    ("short.wav", _wav_bytes(chirp(0.5)), "only 0.50 s long"),
+    ("silence.wav", _wav_bytes(np.zeros(22050 * 5, dtype=np.float32)), "silent"),
+])
+def test_bad_uploads_get_a_clear_error_and_the_app_keeps_working(name, payload, expected):
+    at = _app().run()
+    at.file_uploader[0].set_value((name, payload, "audio/wav")).run()
+    assert not at.exception
+    assert any(expected in e.value for e in at.error), [e.value for e in at.error]
+    # the same session then classifies a good file
+    at.file_uploader[0].set_value(("chirp.wav", _wav_bytes(np.tile(chirp(5.0), 2)), "audio/wav")).run()
+    assert not at.exception and not at.error
+    assert any(m.label == "Predicted genre" for m in at.metric)
+
+
+def test_explore_page_renders():
+    at = _app().run()
+    at.switch_page("pages/explore.py").run()
+    assert not at.exception and not at.error
+    assert at.title[0].value.endswith("Explore the dataset")
+    at.selectbox[1].set_value("rock").run()  # genre B
+    assert not at.exception
+
+
+def test_compare_page_renders():
+    at = _app().run()
+    at.switch_page("pages/compare.py").run()
+    assert not at.exception and not at.error
+    table = at.dataframe[0].value
+    assert {"svm_handcrafted", "ensemble"} <= set(table["model"])
+    assert table["balanced accuracy"].between(0, 1).all()
+    at.radio[0].set_value("mean").run()
+    assert not at.exception
