@@ -20,8 +20,8 @@ import torch
 
 from .config import DEFAULT_FEATURES, GENRES
 from .dataset import FeatureCache, default_data_dir, index_dataset
-from .features import handcrafted_features
-from .inference import ModelZoo, ensemble_prediction
+from .audio import AudioClip
+from .inference import ClipAnalysis, ModelZoo, ensemble_prediction, predict_with
 
 
 def _median_ms(fn, repeats: int) -> tuple[float, list[float]]:
@@ -41,11 +41,9 @@ def reference_style(path: Path, zoo: ModelZoo) -> str:
     for model in zoo.models.values():
         cfg = model.feature_config
         y, _ = librosa.load(path, sr=cfg.sample_rate)
-        if model.kind == "svm":
-            full = np.zeros(len(GENRES))
-            x = handcrafted_features(y, cfg)[None, :]
-            full[model.svm.classes_] = model.svm.predict_proba(x)[0]
-            predictions.append((full, int(model.svm.predict(x)[0])))
+        if model.kind == "svm":  # clip-level features: nothing per window to do differently
+            pred = predict_with(model, ClipAnalysis(AudioClip(y, cfg.sample_rate, cfg.sample_rate, 1)))
+            predictions.append((pred.probabilities, GENRES.index(pred.vote_label)))
             continue
         step = int(cfg.window_samples * (1 - cfg.overlap))
         window_probs = []
@@ -109,7 +107,6 @@ def bench_latency(zoo: ModelZoo, data_dir: Path | None, repeats: int) -> None:
 def _stages(zoo: ModelZoo, path: Path, repeats: int) -> dict[str, float]:
     """Median time of each step of one classification."""
     from .audio import load_audio
-    from .inference import ClipAnalysis, predict_with
 
     out = {"decode+resample": _median_ms(lambda: load_audio(path, zoo.sample_rate), repeats)[0]}
     clip = load_audio(path, zoo.sample_rate)

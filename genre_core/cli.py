@@ -77,6 +77,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if table.empty:
         raise GenreCoreError(f"No trained models with metrics under {args.models_dir}.")
     rows = table.to_dict("records")
+    if args.markdown:
+        print("| model | input | parameters | accuracy (vote) | balanced acc. (vote) | macro-F1 (vote) | balanced acc. (mean) |")
+        print("|---|---|---:|---|---|---|---|")
+        for r in sorted(rows, key=lambda r: -r["balanced_accuracy_vote"]):
+            f = lambda k: f"{r[k]:.3f} ± {r[k + '_std']:.3f}"  # noqa: E731
+            print(f"| {r['model']} | {r['representation']} | {r['parameters']:,} | {f('accuracy_vote')} | "
+                  f"{f('balanced_accuracy_vote')} | {f('macro_f1_vote')} | {f('balanced_accuracy_mean')} |")
+        return 0
     print(f"{'model':<22} {'acc (vote)':>16} {'bal. acc (vote)':>16} {'macro-F1':>16} {'acc (mean)':>16}")
     for r in sorted(rows, key=lambda r: -r["balanced_accuracy_vote"]):
         f = lambda k: f"{r[k]:.3f} ± {r[k + '_std']:.3f}"  # noqa: E731
@@ -182,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="print stored metrics; with data, check stored reference predictions")
     p.add_argument("--models-dir", default=str(DEFAULT_MODELS_DIR))
     p.add_argument("--data")
+    p.add_argument("--markdown", action="store_true", help="print the table as Markdown (for the README)")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("grid", help="grid search representation x architecture x batch size")

@@ -52,10 +52,15 @@ class ClipFeatures:
 
 
 def compute_clip_features(
-    samples: np.ndarray, cfg: FeatureConfig, representations: tuple[str, ...] = ("spectrogram", "mel", "mfcc")
+    samples: np.ndarray, cfg: FeatureConfig, representations: tuple[str, ...] = ("spectrogram", "mel", "mfcc"),
+    power: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
-    """Requested representations of a mono clip, each (n_bins, n_frames) float32."""
-    power = power_spectrogram(samples, cfg)
+    """Requested representations of a mono clip, each (n_bins, n_frames) float32.
+
+    ``power`` is the clip's :func:`power_spectrogram` when the caller already has it.
+    """
+    if power is None:
+        power = power_spectrogram(samples, cfg)
     out: dict[str, np.ndarray] = {}
     if "spectrogram" in representations:
         out["spectrogram"] = _db(power)
@@ -101,13 +106,15 @@ HANDCRAFTED_NAMES: tuple[str, ...] = tuple(
 )
 
 
-def handcrafted_features(samples: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
+def handcrafted_features(samples: np.ndarray, cfg: FeatureConfig, power: np.ndarray | None = None) -> np.ndarray:
     """Clip summary of shape (len(HANDCRAFTED_NAMES),): mean and variance over frames.
 
-    Uses librosa's default frame settings (n_fft 2048, hop 512) through ``cfg`` and one STFT.
+    Uses librosa's default frame settings (n_fft 2048, hop 512) through ``cfg`` and one STFT
+    (``power``, the clip's :func:`power_spectrogram`, when the caller already has it).
     """
-    stft_mag = np.abs(librosa.stft(samples, n_fft=cfg.n_fft, hop_length=cfg.hop_length))
-    power = stft_mag**2
+    if power is None:
+        power = power_spectrogram(samples, cfg)
+    stft_mag = np.sqrt(power)
     sr = cfg.sample_rate
     mel_power = _mel_basis(sr, cfg.n_fft, cfg.n_mels) @ power
     per_frame = [

@@ -13,7 +13,7 @@ from .audio import AudioClip, AudioSource, load_audio
 from .config import DEFAULT_FEATURES, GENRES, FeatureConfig
 from .errors import GenreCoreError, ModelLoadError
 from .evaluation import combine_windows
-from .features import compute_clip_features, cut_windows, handcrafted_features, window_times
+from .features import compute_clip_features, cut_windows, handcrafted_features, power_spectrogram, window_times
 from .training import predict_windows
 
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
@@ -46,6 +46,7 @@ class ClipAnalysis:
     def __init__(self, clip: AudioClip) -> None:
         self.clip = clip
         self._samples: dict[int, np.ndarray] = {clip.sample_rate: clip.samples}
+        self._power: dict[FeatureConfig, np.ndarray] = {}
         self._images: dict[tuple[FeatureConfig, str], np.ndarray] = {}
         self._handcrafted: dict[FeatureConfig, np.ndarray] = {}
 
@@ -56,18 +57,25 @@ class ClipAnalysis:
             )
         return self._samples[sample_rate]
 
+    def power(self, cfg: FeatureConfig) -> np.ndarray:
+        """(1 + n_fft // 2, n_frames) power spectrogram, shared by every feature of this config."""
+        if cfg not in self._power:
+            self._power[cfg] = power_spectrogram(self.samples(cfg.sample_rate), cfg)
+        return self._power[cfg]
+
     def image(self, cfg: FeatureConfig, representation: str) -> np.ndarray:
         """(n_bins, n_frames) feature image of the whole clip."""
         key = (cfg, representation)
         if key not in self._images:
-            wanted = ("spectrogram", "mel", "mfcc") if representation == "spectrogram" else ("mel", "mfcc")
-            for rep, value in compute_clip_features(self.samples(cfg.sample_rate), cfg, wanted).items():
+            wanted = ("spectrogram",) if representation == "spectrogram" else ("mel", "mfcc")
+            features = compute_clip_features(self.samples(cfg.sample_rate), cfg, wanted, self.power(cfg))
+            for rep, value in features.items():
                 self._images[(cfg, rep)] = value
         return self._images[key]
 
     def handcrafted(self, cfg: FeatureConfig) -> np.ndarray:
         if cfg not in self._handcrafted:
-            self._handcrafted[cfg] = handcrafted_features(self.samples(cfg.sample_rate), cfg)
+            self._handcrafted[cfg] = handcrafted_features(self.samples(cfg.sample_rate), cfg, self.power(cfg))
         return self._handcrafted[cfg]
 
 

@@ -98,10 +98,12 @@ def confusion_heatmap(cm: np.ndarray, labels: Sequence[str], title: str, normali
     """Rows: true genre; columns: predicted. Row-normalised to % when ``normalize``."""
     cm = np.asarray(cm, dtype=np.float64)
     values = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1) * 100 if normalize else cm
-    text = [[f"{v:.0f}%" if normalize else f"{int(v)}" for v in row] for row in values]
+    # empty cells for zero counts keep the matrix readable on a slide
+    text = [["" if c == 0 else (f"{v:.0f}%" if normalize else f"{int(v)}") for v, c in zip(row, counts)]
+            for row, counts in zip(values, cm)]
     fig = go.Figure(go.Heatmap(z=values, x=list(labels), y=list(labels), colorscale="Blues", text=text,
                                texttemplate="%{text}", colorbar=dict(title="%" if normalize else "clips"),
-                               hovertemplate="true %{y}, predicted %{x}: %{text}<extra></extra>"))
+                               hovertemplate="true %{y}, predicted %{x}: %{z:.0f}" + ("%" if normalize else " clips") + "<extra></extra>"))
     fig.update_yaxes(autorange="reversed", title="true genre")
     fig.update_xaxes(title="predicted genre", tickangle=-45)
     return _layout(fig, title, 520)

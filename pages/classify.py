@@ -16,7 +16,7 @@ from genre_core.plots import feature_heatmap, probability_bars, timeline
 
 log = logging.getLogger(__name__)
 
-st.title("🎧 Which genre is this song?")
+st.title("Which genre is this song?")
 st.caption("Upload a song or record a few seconds of it. Ten GTZAN genres: blues, classical, country, disco, "
            "hip-hop, jazz, metal, pop, reggae, rock.")
 

@@ -8,7 +8,7 @@ from genre_core.catalog import confusion, history, metrics_table
 from genre_core.config import GENRES
 from genre_core.plots import confusion_heatmap, learning_curves, recall_bars
 
-st.title("📊 Compare models")
+st.title("Compare models")
 table = metrics_table(MODELS_DIR)
 if table.empty:
     st.error("No trained models with metrics are stored. Run `python -m genre_core train all`.")

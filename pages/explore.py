@@ -8,7 +8,7 @@ from app_support import MODELS_DIR, show_chart
 from genre_core.catalog import dataset_summary
 from genre_core.plots import clip_counts, feature_heatmap, genre_grid
 
-st.title("🔎 Explore the dataset")
+st.title("Explore the dataset")
 summary = dataset_summary(MODELS_DIR)
 if summary is None:
     st.error("No dataset summary is stored. Run `python -m genre_core train all` to create it.")

@@ -69,7 +69,8 @@ def browser():
 
 @pytest.fixture()
 def page(browser):
-    context = browser.new_context(viewport={"width": 1500, "height": 1100})
+    # tall viewport: Streamlit scrolls inside its own container, so full_page alone shows one screen
+    context = browser.new_context(viewport={"width": 1500, "height": 2600})
     page = context.new_page()
     yield page
     context.close()
