@@ -5,14 +5,15 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from .config import DEFAULT_FEATURES, REPRESENTATIONS
+from .config import DEFAULT_FEATURES, REPRESENTATIONS, FeatureConfig
 from .dataset import DATA_ENV, FeatureCache, default_cache_dir, default_data_dir, index_dataset
-from .errors import GenreCoreError
 from .catalog import metrics_table
+from .errors import GenreCoreError
 from .inference import DEFAULT_MODELS_DIR, ModelZoo
 
 
@@ -21,6 +22,10 @@ def _data_dir(args: argparse.Namespace) -> Path:
     if data is None:
         raise GenreCoreError(f"No dataset folder: pass --data DIR or set ${DATA_ENV}.")
     return data
+
+
+def _feature_config(args: argparse.Namespace) -> FeatureConfig:
+    return replace(DEFAULT_FEATURES, window_seconds=args.window_seconds, overlap=args.overlap)
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -33,7 +38,7 @@ def cmd_features(args: argparse.Namespace) -> int:
     from .dataset import iter_clip_features
 
     index = index_dataset(_data_dir(args))
-    cache = FeatureCache(args.cache, DEFAULT_FEATURES)
+    cache = FeatureCache(args.cache, _feature_config(args))
     for kind in (*REPRESENTATIONS, "handcrafted"):
         started = time.perf_counter()
         for _ in iter_clip_features(index, cache, kind, progress=not args.quiet):
@@ -44,8 +49,6 @@ def cmd_features(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
     from .pipeline import MODEL_SPECS, build_ensemble, train_spec, write_dataset_summary
 
     names = list(MODEL_SPECS) if args.model == ["all"] else args.model
@@ -54,7 +57,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise GenreCoreError(f"Unknown model(s) {unknown}; choose from {list(MODEL_SPECS)} or 'all'.")
     index = index_dataset(_data_dir(args), check_audio=True)
     print(index.report())
-    cache = FeatureCache(args.cache, DEFAULT_FEATURES)
+    cache = FeatureCache(args.cache, _feature_config(args))
     models_dir = Path(args.models_dir)
     checkpoints = Path(args.checkpoints) if args.checkpoints else None
     for name in names:
@@ -62,7 +65,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         if args.epochs:
             spec = replace(spec, train=replace(spec.train, epochs=args.epochs))
         metrics = train_spec(spec, index, cache, models_dir, k=args.folds, checkpoint_dir=checkpoints,
-                             resume=args.resume, progress=not args.quiet)
+                             resume=args.resume, progress=not args.quiet, split=args.split)
         s = metrics["vote"]["summary"]
         print(f"{name}: accuracy {s['accuracy']['mean']:.3f} ± {s['accuracy']['std']:.3f}, balanced "
               f"{s['balanced_accuracy']['mean']:.3f} ± {s['balanced_accuracy']['std']:.3f} ({metrics['training_seconds']} s)")
@@ -166,6 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--data", help=f"GTZAN-layout folder (default: ${DATA_ENV})")
         p.add_argument("--cache", default=str(default_cache_dir()), help="feature cache folder")
         p.add_argument("--quiet", action="store_true", help="no progress bars")
+        p.add_argument("--window-seconds", type=float, default=DEFAULT_FEATURES.window_seconds,
+                       help="analysis window (the 82 %% reference used 1.5)")
+        p.add_argument("--overlap", type=float, default=DEFAULT_FEATURES.overlap, help="window overlap, 0..1")
 
     p = sub.add_parser("index", help="list the clips of a GTZAN folder")
     data_args(p)
@@ -181,6 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", nargs="+", help="model name(s) or 'all'")
     p.add_argument("--models-dir", default=str(DEFAULT_MODELS_DIR))
     p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--split", choices=["kfold", "artist"], default="kfold",
+                   help="kfold: stratified k-fold by clip; artist: the published artist-filtered split (full dataset)")
     p.add_argument("--epochs", type=int, help="override the maximum number of epochs")
     p.add_argument("--checkpoints", default=str(default_cache_dir() / "checkpoints"), help="checkpoint folder")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoints of an interrupted run")

@@ -18,7 +18,8 @@ from .artifacts import load_model
 from .audio import load_audio
 from .catalog import SUMMARY_DIR
 from .config import DEFAULT_FEATURES, GENRES, FeatureConfig
-from .dataset import Clip, DatasetIndex, FeatureCache, inner_validation_split, stratified_folds
+from .dataset import Clip, DatasetIndex, FeatureCache, artist_filtered_split, inner_validation_split, stratified_folds
+from .errors import DatasetError
 from .evaluation import clip_metrics, combine_windows, summarize_folds
 from .features import cut_windows
 from .inference import ClipAnalysis, ENSEMBLE_NAME, ensemble_prediction, predict_with
@@ -142,20 +143,39 @@ def run_torch_cv(
     return oof, history, best_epochs
 
 
+def evaluation_folds(index: DatasetIndex, split: str, k: int, seed: int) -> tuple[list, str]:
+    """Clip-index (train, test) pairs and a description of the protocol.
+
+    ``split`` is "kfold" (stratified k-fold by clip) or "artist" (the published artist-filtered
+    train+valid / test split; needs the full dataset).
+    """
+    if split == "kfold":
+        return stratified_folds(index.labels(), k, seed), f"clip-level stratified {k}-fold (seed {seed})"
+    if split == "artist":
+        parts = artist_filtered_split(index)
+        if parts is None:
+            raise DatasetError("The artist-filtered split needs splits/*_filtered.txt and (nearly) all the clips it "
+                               "names; this dataset folder lacks them. Use the default --split kfold.")
+        return [(np.concatenate([parts["train"], parts["valid"]]), parts["test"])], \
+            "artist-filtered split of Kereliuk, Sturm & Larsen (train+valid / test)"
+    raise ValueError(f"unknown split '{split}'")
+
+
 def train_spec(
     spec: ModelSpec, index: DatasetIndex, cache: FeatureCache, models_dir: Path, k: int = 5, seed: int = 0,
-    checkpoint_dir: Path | None = None, resume: bool = False, progress: bool = True,
+    checkpoint_dir: Path | None = None, resume: bool = False, progress: bool = True, split: str = "kfold",
 ) -> dict:
-    """Stratified k-fold evaluation, then a final fit on every clip, written to ``models_dir/spec.name``."""
+    """Evaluate on held-out clips (k-fold or the artist split), then a final fit on every clip,
+    written to ``models_dir/spec.name``."""
     started = time.perf_counter()
     feature_cfg = cache.cfg
     labels = index.labels()
-    folds = stratified_folds(labels, k, seed)
+    folds, protocol = evaluation_folds(index, split, k, seed)
     folder = models_dir / spec.name
     staging = models_dir / f".{spec.name}.staging"  # nothing stored is replaced until the new one is complete
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    protocol = f"clip-level stratified {k}-fold (seed {seed}); final fit on all {len(index.clips)} clips"
+    protocol += f"; final fit on all {len(index.clips)} clips"
     config: dict = {
         "name": spec.name, "title": spec.title, "kind": spec.kind, "labels": list(GENRES),
         "feature_config": feature_cfg.to_dict(), "data": _provenance(index, protocol),

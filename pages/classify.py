@@ -40,6 +40,11 @@ if source is None:
     st.stop()
 
 data = source.getvalue()
+limit_mb = st.get_option("server.maxUploadSize")
+if len(data) > limit_mb * 1024 * 1024:  # Streamlit enforces this too; this says it in words
+    st.error(f"**This file is too large** ({len(data) / 2**20:.0f} MB); the limit is {limit_mb} MB. "
+             "Trim the song or convert it to MP3 or OGG.")
+    st.stop()
 st.audio(data)
 digest = hashlib.sha256(data).hexdigest()
 

@@ -70,6 +70,20 @@ def test_bad_uploads_get_a_clear_error_and_the_app_keeps_working(audio_dir, name
     assert any(m.label == "Predicted genre" for m in at.metric)
 
 
+def test_upload_over_the_size_limit_is_refused_in_words():
+    from streamlit import config
+
+    previous = config.get_option("server.maxUploadSize")
+    config.set_option("server.maxUploadSize", 1)
+    try:
+        at = _app().run()
+        at.file_uploader[0].set_value(("big.wav", _wav_bytes(chirp(30.0)), "audio/wav")).run()
+        assert not at.exception and not at.metric
+        assert any("too large" in e.value and "limit is 1 MB" in e.value for e in at.error)
+    finally:
+        config.set_option("server.maxUploadSize", previous)
+
+
 @pytest.mark.parametrize("name, warning", [
     ("truncated.wav", "truncated"),
     ("rate8k.wav", "8000 Hz"),
