@@ -11,6 +11,7 @@ import pandas as pd
 from .artifacts import CONFIG_FILE, HISTORY_FILE, METRICS_FILE, list_model_folders
 
 SUMMARY_DIR = "dataset_summary"
+BAR_FILE = "plain_svm_bar.json"
 
 
 def stored_models(models_dir: str | Path) -> dict[str, dict]:
@@ -78,3 +79,9 @@ def dataset_summary(models_dir: str | Path) -> DatasetSummary | None:
     info = json.loads((folder / "summary.json").read_text())
     return DatasetSummary(tuple(str(g) for g in arrays["genres"]), arrays["mel"].astype(np.float32),
                           arrays["mfcc"].astype(np.float32), info["seconds_per_frame"], info["clips_per_genre"], info)
+
+
+def plain_svm_bar(models_dir: str | Path) -> dict | None:
+    """The plain-SVM reference figures measured under the same folds, if stored."""
+    path = Path(models_dir) / BAR_FILE
+    return json.loads(path.read_text()) if path.exists() else None

@@ -49,7 +49,7 @@ def cmd_features(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .pipeline import MODEL_SPECS, build_ensemble, train_spec, write_dataset_summary
+    from .pipeline import MODEL_SPECS, build_ensemble, plain_svm_bar, train_spec, write_dataset_summary
 
     names = list(MODEL_SPECS) if args.model == ["all"] else args.model
     unknown = [n for n in names if n not in MODEL_SPECS]
@@ -70,6 +70,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"{name}: accuracy {s['accuracy']['mean']:.3f} ± {s['accuracy']['std']:.3f}, balanced "
               f"{s['balanced_accuracy']['mean']:.3f} ± {s['balanced_accuracy']['std']:.3f} ({metrics['training_seconds']} s)")
     if not args.no_ensemble:
+        plain_svm_bar(index, cache, models_dir, k=args.folds)
         build_ensemble(models_dir, index)
         write_dataset_summary(index, cache, models_dir, progress=not args.quiet)
     return 0
