@@ -14,7 +14,7 @@ from sklearn.model_selection import StratifiedKFold
 from .audio import SUPPORTED_EXTENSIONS, load_audio
 from .config import GENRES, FeatureConfig
 from .errors import AudioError, DatasetError
-from .features import FEATURE_CODE_VERSION, compute_clip_features, handcrafted_features
+from .features import FEATURE_VERSIONS, compute_clip_features, handcrafted_features
 
 CLIP_NAME = re.compile(r"^(?P<genre>[a-z]+)\.(?P<number>\d{5})$")
 DATA_ENV = "GTZAN_DIR"
@@ -114,7 +114,7 @@ class FeatureCache:
     """
 
     def __init__(self, directory: str | os.PathLike | None, cfg: FeatureConfig) -> None:
-        self.directory = Path(directory) / f"{cfg.key()}-v{FEATURE_CODE_VERSION}" if directory else None
+        self.directory = Path(directory) / cfg.key() if directory else None
         self.cfg = cfg
         self.hits = 0
         self.misses = 0
@@ -124,7 +124,7 @@ class FeatureCache:
     def _path(self, clip: Clip, kind: str) -> Path | None:
         if self.directory is None:
             return None
-        return self.directory / f"{clip.clip_id}-{file_digest(clip.path)}-{kind}.npy"
+        return self.directory / f"{clip.clip_id}-{file_digest(clip.path)}-{kind}-v{FEATURE_VERSIONS[kind]}.npy"
 
     def get(self, clip: Clip, kind: str) -> np.ndarray:
         """``kind`` is a representation name or 'handcrafted'; float32 result."""

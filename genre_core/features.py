@@ -14,8 +14,8 @@ import numpy as np
 from .config import FeatureConfig
 
 AMIN = 1e-10  # power floor before the log: -100 dB
-# Bump when the feature code changes meaning, so cached features of the old code are not reused.
-FEATURE_CODE_VERSION = 2
+# Bump a kind's number when its code changes meaning, so the cache does not serve the old values.
+FEATURE_VERSIONS = {"spectrogram": 2, "mel": 2, "mfcc": 2, "handcrafted": 3}
 
 
 @lru_cache(maxsize=8)
@@ -106,6 +106,26 @@ HANDCRAFTED_NAMES: tuple[str, ...] = tuple(
 )
 
 
+def spectral_shape(magnitude: np.ndarray, sr: int, n_fft: int, roll_percent: float = 0.85) -> tuple[np.ndarray, ...]:
+    """Spectral centroid, bandwidth (p=2) and roll-off per frame, each (n_frames,), in Hz.
+
+    The same definitions as librosa's spectral_centroid / spectral_bandwidth / spectral_rolloff on
+    a magnitude spectrogram (n_bins, n_frames), written as matrix products: about 10x faster.
+    """
+    freqs = librosa.fft_frequencies(sr=sr, n_fft=n_fft)
+    mag = magnitude.astype(np.float64)
+    total = mag.sum(axis=0)
+    safe = np.where(total > 0, total, 1.0)
+    centroid = (freqs @ mag) / safe
+    spread = np.maximum((freqs**2 @ mag) / safe - centroid**2, 0.0)  # E[f^2] - E[f]^2
+    bandwidth = np.sqrt(spread)
+    cumulative = np.cumsum(mag, axis=0)
+    rolloff = freqs[np.argmax(cumulative >= roll_percent * cumulative[-1], axis=0)]
+    zero = total <= 0
+    centroid[zero] = bandwidth[zero] = 0.0
+    return centroid, bandwidth, rolloff
+
+
 def handcrafted_features(samples: np.ndarray, cfg: FeatureConfig, power: np.ndarray | None = None) -> np.ndarray:
     """Clip summary of shape (len(HANDCRAFTED_NAMES),): mean and variance over frames.
 
@@ -120,9 +140,7 @@ def handcrafted_features(samples: np.ndarray, cfg: FeatureConfig, power: np.ndar
     per_frame = [
         librosa.feature.chroma_stft(S=power, sr=sr, tuning=0.0),
         librosa.feature.rms(y=samples, frame_length=cfg.n_fft, hop_length=cfg.hop_length),
-        librosa.feature.spectral_centroid(S=stft_mag, sr=sr),
-        librosa.feature.spectral_bandwidth(S=stft_mag, sr=sr),
-        librosa.feature.spectral_rolloff(S=stft_mag, sr=sr),
+        *spectral_shape(stft_mag, sr, cfg.n_fft),
         librosa.feature.zero_crossing_rate(samples, frame_length=cfg.n_fft, hop_length=cfg.hop_length),
     ]
     values: list[float] = []
