@@ -18,9 +18,9 @@ import numpy as np
 import soundfile as sf
 import torch
 
+from .audio import AudioClip
 from .config import DEFAULT_FEATURES, GENRES
 from .dataset import FeatureCache, default_data_dir, index_dataset
-from .audio import AudioClip
 from .inference import ClipAnalysis, ModelZoo, ensemble_prediction, predict_with
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .catalog import metrics_table
 from .config import DEFAULT_FEATURES, REPRESENTATIONS, FeatureConfig
 from .dataset import DATA_ENV, FeatureCache, default_cache_dir, default_data_dir, index_dataset
-from .catalog import metrics_table
 from .errors import GenreCoreError
 from .inference import DEFAULT_MODELS_DIR, ModelZoo
 

@@ -6,8 +6,8 @@ logits of shape (batch, n_classes). Inputs are expected already normalised.
 from __future__ import annotations
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 
 def conv_block(

@@ -1,7 +1,6 @@
 """Cross-validation, final fit and writing of every model in the zoo, and the grid search."""
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import json
 import shutil
@@ -21,8 +20,8 @@ from .config import DEFAULT_FEATURES, GENRES, FeatureConfig
 from .dataset import Clip, DatasetIndex, FeatureCache, artist_filtered_split, inner_validation_split, stratified_folds
 from .errors import DatasetError
 from .evaluation import clip_metrics, combine_windows, summarize_folds
-from .features import cut_windows
-from .inference import ClipAnalysis, ENSEMBLE_NAME, ensemble_prediction, predict_with
+from .features import HANDCRAFTED_NAMES, cut_windows
+from .inference import ENSEMBLE_NAME, ClipAnalysis, ModelPrediction, ensemble_prediction, predict_with
 from .models import build_network, count_parameters
 from .svm import PARAM_GRID, fit_svm, save_svm
 from .training import TrainConfig, normalization_stats, predict_windows, train_network
@@ -192,7 +191,7 @@ def train_spec(
             # The SVM's own decision is its vote; Platt probabilities can disagree on small data.
             oof += _oof_rows([index.clips[i] for i in test_idx], fold, probs, list(pipeline.predict(features[test_idx])))
         pipeline, best_params = fit_svm(features, labels, seed)
-        config.update(representation="handcrafted", architecture="svm_rbf", feature_names=list(_handcrafted_names()),
+        config.update(representation="handcrafted", architecture="svm_rbf", feature_names=list(HANDCRAFTED_NAMES),
                       hyperparameters=best_params, search_grid={k_: [str(v) for v in vs] for k_, vs in PARAM_GRID.items()},
                       n_parameters=int(pipeline.named_steps["svc"].support_vectors_.size))
         config["weights_sha256"] = save_svm(pipeline, staging / art.SVM_FILE)
@@ -233,11 +232,6 @@ def train_spec(
     return metrics
 
 
-def _handcrafted_names() -> tuple[str, ...]:
-    from .features import HANDCRAFTED_NAMES
-    return HANDCRAFTED_NAMES
-
-
 def build_ensemble(models_dir: Path, index: DatasetIndex, members: tuple[str, ...] = ENSEMBLE_MEMBERS) -> dict:
     """Ensemble metrics from the members' out-of-fold predictions (same folds), and its folder."""
     frames = {}
@@ -251,7 +245,6 @@ def build_ensemble(models_dir: Path, index: DatasetIndex, members: tuple[str, ..
     prob_cols = [f"p_{g}" for g in GENRES]
     rows = []
     for clip_id in first.index:
-        from .inference import ModelPrediction
         preds = [ModelPrediction(n, GENRES, f.loc[clip_id, prob_cols].to_numpy(dtype=float), f.loc[clip_id, "vote"])
                  for n, f in frames.items()]
         ens = ensemble_prediction(preds)
@@ -261,15 +254,16 @@ def build_ensemble(models_dir: Path, index: DatasetIndex, members: tuple[str, ..
     oof = pd.DataFrame(rows)
     folder = models_dir / ENSEMBLE_NAME
     folder.mkdir(parents=True, exist_ok=True)
-    protocol = next(iter(json.loads((models_dir / n / art.METRICS_FILE).read_text())["protocol"] for n in frames))
+    member_configs = {n: json.loads((models_dir / n / art.CONFIG_FILE).read_text()) for n in frames}
+    member_metrics = {n: json.loads((models_dir / n / art.METRICS_FILE).read_text()) for n in frames}
+    protocol = next(iter(member_metrics.values()))["protocol"]
     config = {"name": ENSEMBLE_NAME, "title": "Ensemble: majority vote of " + ", ".join(frames), "kind": "ensemble",
               "members": list(frames), "labels": list(GENRES), "architecture": "majority vote",
               "representation": "all", "feature_config": DEFAULT_FEATURES.to_dict(),
               "data": _provenance(index, protocol),
-              "n_parameters": int(sum(json.loads((models_dir / n / art.CONFIG_FILE).read_text())["n_parameters"] for n in frames))}
+              "n_parameters": int(sum(c["n_parameters"] for c in member_configs.values()))}
     metrics = {"protocol": protocol, "primary_rule": "vote", **_metrics_from_oof(oof),
-               "training_seconds": round(sum(json.loads((models_dir / n / art.METRICS_FILE).read_text())["training_seconds"]
-                                             for n in frames), 1)}
+               "training_seconds": round(sum(m["training_seconds"] for m in member_metrics.values()), 1)}
     oof.to_csv(folder / art.OOF_FILE, index=False, float_format="%.6f")
     art.write_json(folder / art.CONFIG_FILE, config)
     art.write_json(folder / art.METRICS_FILE, metrics)
@@ -283,8 +277,6 @@ def plain_svm_bar(index: DatasetIndex, cache: FeatureCache, models_dir: Path, k:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import SVC
-
-    from .features import HANDCRAFTED_NAMES
 
     features = np.stack([cache.get(c, "handcrafted") for c in index.clips])
     columns, names = [], []

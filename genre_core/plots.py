@@ -101,9 +101,10 @@ def confusion_heatmap(cm: np.ndarray, labels: Sequence[str], title: str, normali
     # empty cells for zero counts keep the matrix readable on a slide
     text = [["" if c == 0 else (f"{v:.0f}%" if normalize else f"{int(v)}") for v, c in zip(row, counts)]
             for row, counts in zip(values, cm)]
+    unit = "%" if normalize else " clips"
     fig = go.Figure(go.Heatmap(z=values, x=list(labels), y=list(labels), colorscale="Blues", text=text,
                                texttemplate="%{text}", colorbar=dict(title="%" if normalize else "clips"),
-                               hovertemplate="true %{y}, predicted %{x}: %{z:.0f}" + ("%" if normalize else " clips") + "<extra></extra>"))
+                               hovertemplate=f"true %{{y}}, predicted %{{x}}: %{{z:.0f}}{unit}<extra></extra>"))
     fig.update_yaxes(autorange="reversed", title="true genre")
     fig.update_xaxes(title="predicted genre", tickangle=-45)
     return _layout(fig, title, 520)

@@ -7,9 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from streamlit.testing.v1 import AppTest
-
 from conftest import chirp
+from streamlit.testing.v1 import AppTest
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
 TIMEOUT = 180  # importing torch and librosa and loading the models is slow on 2 cores

@@ -6,8 +6,8 @@ import csv
 import librosa
 import numpy as np
 import pytest
-
 from conftest import chirp
+
 from genre_core.audio import load_audio
 from genre_core.config import DEFAULT_FEATURES, SHORT_WINDOW_FEATURES, FeatureConfig
 from genre_core.features import (

@@ -8,17 +8,14 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
-from genre_core import artifacts as art
 from genre_core.artifacts import load_model
-from genre_core.audio import load_audio
 from genre_core.config import DEFAULT_FEATURES, GENRES
 from genre_core.dataset import FeatureCache, index_dataset
 from genre_core.errors import ModelLoadError
-from genre_core.inference import ClipAnalysis, ModelZoo, predict_with
+from genre_core.inference import ModelZoo
 from genre_core.pipeline import MODEL_SPECS, build_ensemble, train_spec, write_dataset_summary
 from genre_core.verify import verify_reference_predictions
 
