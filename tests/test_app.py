@@ -45,6 +45,15 @@ def test_classify_page_classifies_an_uploaded_clip():
                                                       "metal", "pop", "reggae", "rock"}
 
 
+def test_a_recording_is_classified_like_an_upload():
+    at = _app().run()
+    recording = _wav_bytes(np.tile(chirp(4.0, 48000), 2), 48000)  # browsers record at 48 kHz
+    at.audio_input[0].set_value(("recording.wav", recording, "audio/wav")).run()
+    assert not at.exception and not at.error
+    assert any(m.label == "Predicted genre" for m in at.metric)
+    assert any("originally 48000 Hz" in c.value for c in at.caption)
+
+
 @pytest.mark.parametrize("name, expected", [
     ("random.wav", "not an audio file"),
     ("random.mp3", "not an audio file"),
