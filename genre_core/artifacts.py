@@ -20,7 +20,7 @@ from safetensors.torch import load_file, save_file
 
 from .config import FeatureConfig
 from .errors import ModelLoadError
-from .models import build_network
+from .models import build_network, optimize_for_inference
 from .svm import load_svm
 
 CONFIG_FILE = "config.json"
@@ -134,8 +134,7 @@ def load_model(folder: str | Path) -> StoredModel:
         raise ModelLoadError(
             f"{folder}: the weights do not match the architecture in {CONFIG_FILE} ({str(exc).splitlines()[0]})."
         ) from exc
-    network.eval()
-    model.network = network
+    model.network = optimize_for_inference(network)
     model.norm_mean = np.asarray(config["normalization"]["mean"], dtype=np.float32)
     model.norm_std = np.asarray(config["normalization"]["std"], dtype=np.float32)
     if model.norm_mean.shape != (n_bins,) or model.norm_std.shape != (n_bins,):

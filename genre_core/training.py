@@ -118,6 +118,7 @@ def predict_windows(network: nn.Module, windows: np.ndarray, batch_size: int = 2
     with torch.inference_mode():
         for start in range(0, len(windows), batch_size):
             x = torch.from_numpy(np.ascontiguousarray(windows[start : start + batch_size])).unsqueeze(1)
+            x = x.contiguous(memory_format=torch.channels_last)  # the layout optimize_for_inference uses
             out.append(torch.softmax(network(x), dim=1).numpy())
     return np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)
 

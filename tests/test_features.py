@@ -115,3 +115,13 @@ def test_spectral_shape_matches_librosa(signal):
     np.testing.assert_allclose(bandwidth, librosa.feature.spectral_bandwidth(S=mag, sr=22050)[0], rtol=1e-3)
     expected = librosa.feature.spectral_rolloff(S=mag, sr=22050)[0]
     assert np.mean(np.isclose(rolloff, expected)) > 0.99  # float32 vs float64 cumulative sums may differ by a bin
+
+
+def test_zero_crossing_rate_matches_librosa(signal):
+    from genre_core.features import zero_crossing_rate
+
+    noisy = signal + 0.05 * np.random.default_rng(1).standard_normal(len(signal)).astype(np.float32)
+    noisy[1000:3000] = 0.0
+    ours = zero_crossing_rate(noisy, 2048, 512)
+    expected = librosa.feature.zero_crossing_rate(noisy, frame_length=2048, hop_length=512)[0]
+    np.testing.assert_allclose(ours, expected, atol=1e-9)

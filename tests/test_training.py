@@ -82,3 +82,21 @@ def test_normalization_and_augment_shapes():
     out = augment(batch.copy(), TrainConfig(time_mask=0.2, freq_mask=0.2, cutout=1.0, flip=1.0),
                   np.random.default_rng(0))
     assert out.shape == batch.shape and (out == 0).any()
+
+
+def test_inference_copy_gives_the_same_outputs():
+    from genre_core.models import optimize_for_inference
+
+    torch.manual_seed(0)
+    for arch, bins in (("simple_cnn", 128), ("complex_cnn", 128), ("deep_cnn", 1025), ("deep_cnn", 20), ("linear", 128)):
+        net = build_network(arch, 10, bins)
+        for module in net.modules():  # non-trivial batch-norm statistics
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.uniform_(-1, 1)
+                module.running_var.uniform_(0.5, 2)
+                module.weight.data.uniform_(-2, 2)
+        net.eval()
+        x = torch.randn(5, 1, bins, 130)
+        with torch.inference_mode():
+            torch.testing.assert_close(optimize_for_inference(net)(x.contiguous(memory_format=torch.channels_last)),
+                                       net(x), atol=1e-4, rtol=1e-4)
