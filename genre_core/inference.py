@@ -147,7 +147,11 @@ class ModelZoo:
         errors: dict[str, str] = {}
         members: list[str] = []
         for folder in list_model_folders(models_dir):
-            config = json.loads((folder / CONFIG_FILE).read_text())
+            try:
+                config = json.loads((folder / CONFIG_FILE).read_text())
+            except (OSError, json.JSONDecodeError) as exc:
+                errors[folder.name] = f"{folder}/{CONFIG_FILE} is not valid JSON ({exc})."
+                continue
             if config.get("kind") == "ensemble":
                 members = list(config.get("members", []))
                 continue

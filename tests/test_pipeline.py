@@ -96,6 +96,14 @@ def test_broken_folders_are_reported_and_others_still_work(trained, tmp_path, ti
     assert zoo.classify(tiny_gtzan / "rock" / "rock.00000.wav").final.vote_label in GENRES
 
 
+def test_unreadable_config_is_reported_not_fatal(trained, tmp_path, tiny_gtzan):
+    models = _copy(trained, tmp_path)
+    (models / "svm_handcrafted" / "config.json").write_text("{ not json")
+    zoo = ModelZoo.load(models)
+    assert "not valid JSON" in zoo.errors["svm_handcrafted"] and "deep_cnn_mfcc" in zoo.models
+    assert zoo.classify(tiny_gtzan / "rock" / "rock.00000.wav").final.vote_label in GENRES
+
+
 def test_missing_weights(trained, tmp_path):
     models = _copy(trained, tmp_path)
     (models / "deep_cnn_mfcc" / "weights.safetensors").unlink()
