@@ -110,7 +110,8 @@ def cmd_grid(args: argparse.Namespace) -> int:
 
     index = index_dataset(_data_dir(args))
     table = grid_search(index, args.cache, args.representations, args.architectures, args.batch_sizes,
-                        args.folds, args.epochs, 0, Path(args.out), progress=not args.quiet)
+                        args.folds, args.epochs, 0, Path(args.out), progress=not args.quiet,
+                        feature_cfg=_feature_config(args))
     print(table.sort_values("balanced_accuracy_mean", ascending=False).to_string(index=False))
     print(f"written to {args.out}")
     return 0

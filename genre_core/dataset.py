@@ -118,13 +118,16 @@ class FeatureCache:
         self.cfg = cfg
         self.hits = 0
         self.misses = 0
+        self._digests: dict[Path, str] = {}  # one read of each file, whatever number of kinds is asked
         if self.directory:
             self.directory.mkdir(parents=True, exist_ok=True)
 
     def _path(self, clip: Clip, kind: str) -> Path | None:
         if self.directory is None:
             return None
-        return self.directory / f"{clip.clip_id}-{file_digest(clip.path)}-{kind}-v{FEATURE_VERSIONS[kind]}.npy"
+        if clip.path not in self._digests:
+            self._digests[clip.path] = file_digest(clip.path)
+        return self.directory / f"{clip.clip_id}-{self._digests[clip.path]}-{kind}-v{FEATURE_VERSIONS[kind]}.npy"
 
     def get(self, clip: Clip, kind: str) -> np.ndarray:
         """``kind`` is a representation name or 'handcrafted'; float32 result."""

@@ -99,6 +99,11 @@ def predict_with(model: StoredModel, analysis: ClipAnalysis) -> ModelPrediction:
     )
 
 
+def predict_file(model: StoredModel, path: str | Path) -> ModelPrediction:
+    """Decode a file at the model's rate and run the model on it (used for reference predictions)."""
+    return predict_with(model, ClipAnalysis(load_audio(path, model.feature_config.sample_rate)))
+
+
 def ensemble_prediction(members: list[ModelPrediction], name: str = ENSEMBLE_NAME) -> ModelPrediction:
     """Majority vote of the members' decisions (ties broken by mean probability) and their mean probability."""
     labels = members[0].labels

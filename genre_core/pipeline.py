@@ -14,14 +14,13 @@ import torch
 
 from . import artifacts as art
 from .artifacts import load_model
-from .audio import load_audio
 from .catalog import BAR_FILE, SUMMARY_DIR
 from .config import DEFAULT_FEATURES, GENRES, FeatureConfig
 from .dataset import Clip, DatasetIndex, FeatureCache, artist_filtered_split, inner_validation_split, stratified_folds
 from .errors import DatasetError
 from .evaluation import clip_metrics, combine_windows, summarize_folds
 from .features import HANDCRAFTED_NAMES, cut_windows
-from .inference import ENSEMBLE_NAME, ClipAnalysis, ModelPrediction, ensemble_prediction, predict_with
+from .inference import ENSEMBLE_NAME, ModelPrediction, ensemble_prediction, predict_file
 from .models import build_network, count_parameters
 from .svm import PARAM_GRID, fit_svm, save_svm
 from .training import TrainConfig, normalization_stats, predict_windows, train_network
@@ -100,8 +99,7 @@ def record_reference_predictions(folder: Path, index: DatasetIndex) -> None:
     model = load_model(folder)
     rows = []
     for clip in reference_clips(index):
-        audio = load_audio(clip.path, model.feature_config.sample_rate)
-        pred = predict_with(model, ClipAnalysis(audio))
+        pred = predict_file(model, clip.path)
         rows.append({"clip": clip.relative_path, "clip_id": clip.clip_id,
                      "probabilities": [round(float(p), 6) for p in pred.probabilities], "vote": pred.vote_label})
     art.write_json(folder / art.REFERENCE_FILE, {"labels": list(GENRES), "clips": rows})
@@ -357,11 +355,12 @@ def write_model_card(folder: Path, config: dict, metrics: dict, models_dir: Path
 def grid_search(
     index: DatasetIndex, cache_dir: Path | None, representations: list[str], architectures: list[str],
     batch_sizes: list[int], k: int, epochs: int, seed: int, out_csv: Path, progress: bool = True,
+    feature_cfg: FeatureConfig = DEFAULT_FEATURES,
 ) -> pd.DataFrame:
     """Representation x architecture x batch size, each scored by clip-level stratified k-fold."""
     results = []
     for rep in representations:
-        cache = FeatureCache(cache_dir, DEFAULT_FEATURES)
+        cache = FeatureCache(cache_dir, feature_cfg)
         images = [cache.get(c, rep) for c in index.clips]
         folds = stratified_folds(index.labels(), k, seed)
         for arch in architectures:
@@ -369,7 +368,7 @@ def grid_search(
                 spec = ModelSpec(f"grid-{arch}-{rep}-b{batch}", "torch", "", arch, rep,
                                  TrainConfig(epochs=epochs, batch_size=batch, seed=seed))
                 started = time.perf_counter()
-                oof, _, _ = run_torch_cv(spec, index, images, folds, DEFAULT_FEATURES, None, False, progress)
+                oof, _, _ = run_torch_cv(spec, index, images, folds, feature_cfg, None, False, progress)
                 m = _metrics_from_oof(pd.DataFrame(oof))["vote"]["summary"]
                 results.append({"representation": rep, "architecture": arch, "batch_size": batch, "epochs": epochs,
                                 "folds": k, "accuracy_mean": m["accuracy"]["mean"], "accuracy_std": m["accuracy"]["std"],

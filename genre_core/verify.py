@@ -7,8 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from .artifacts import REFERENCE_FILE, list_model_folders, load_model
-from .audio import load_audio
-from .inference import ClipAnalysis, predict_with
+from .inference import predict_file
 
 
 def verify_reference_predictions(models_dir: Path, data_dir: Path, atol: float = 2e-3) -> list[str]:
@@ -20,8 +19,7 @@ def verify_reference_predictions(models_dir: Path, data_dir: Path, atol: float =
             continue
         model = load_model(folder)
         for row in json.loads(path.read_text())["clips"]:
-            audio = load_audio(_find_clip(data_dir, row["clip"]), model.feature_config.sample_rate)
-            got = predict_with(model, ClipAnalysis(audio)).probabilities
+            got = predict_file(model, _find_clip(data_dir, row["clip"])).probabilities
             if not np.allclose(got, row["probabilities"], atol=atol):
                 problems.append(f"{folder.name} on {row['clip']}: max difference "
                                 f"{np.max(np.abs(got - np.asarray(row['probabilities']))):.4f}")
