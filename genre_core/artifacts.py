@@ -30,6 +30,7 @@ METRICS_FILE = "metrics.json"
 HISTORY_FILE = "history.csv"
 REFERENCE_FILE = "reference_predictions.json"
 OOF_FILE = "oof_predictions.csv"
+ARTIST_FILE = "artist_predictions.csv"  # predictions on the artist-filtered test part
 CARD_FILE = "MODEL_CARD.md"
 
 

@@ -186,11 +186,11 @@ def read_split_list(path: Path) -> list[str]:
     return ids
 
 
-def artist_filtered_split(index: DatasetIndex, min_coverage: float = 0.9) -> dict[str, np.ndarray] | None:
-    """The Kereliuk/Sturm/Larsen artist-disjoint split as clip indices, when its files are present.
+def artist_filtered_split(index: DatasetIndex, min_coverage: float = 0.0) -> dict[str, np.ndarray] | None:
+    """The Kereliuk/Sturm/Larsen artist-disjoint split as clip indices, restricted to the clips present.
 
-    Returns None when ``splits/`` is missing or fewer than ``min_coverage`` of its clips exist
-    (a partial copy would make a meaningless test set).
+    Returns None when ``splits/`` is missing, when the train or test part has no clip here, or when
+    fewer than ``min_coverage`` of the listed clips exist. On the full dataset it is the published split.
     """
     folder = index.root / "splits"
     names = {part: folder / f"{part}_filtered.txt" for part in ("train", "valid", "test")}
@@ -205,7 +205,7 @@ def artist_filtered_split(index: DatasetIndex, min_coverage: float = 0.9) -> dic
         wanted += len(ids)
         found += len(present)
         out[part] = np.array(present, dtype=np.int64)
-    if wanted == 0 or found / wanted < min_coverage:
+    if wanted == 0 or found / wanted < min_coverage or not len(out["train"]) or not len(out["test"]):
         return None
     return out
 

@@ -160,6 +160,8 @@ class ModelZoo:
             if config.get("kind") == "ensemble":
                 members = list(config.get("members", []))
                 continue
+            if config.get("kind") == "tagger":  # the pretrained front end, loaded by the transfer models
+                continue
             try:
                 models[folder.name] = load_model(folder)
             except ModelLoadError as exc:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from genre_core.config import DEFAULT_FEATURES, GENRES
@@ -84,12 +85,27 @@ def test_artist_filtered_split_needs_its_files(tiny_gtzan, tmp_path):
     split = artist_filtered_split(index)
     assert split is not None and [len(split[p]) for p in ("train", "valid", "test")] == [20, 5, len(names) - 25]
     (splits / "test_filtered.txt").write_text("\n".join(names[25:] + [f"blues/blues.{i:05d}.wav" for i in range(50, 90)]))
-    assert artist_filtered_split(index) is None  # most of the test list is missing: refuse
+    split = artist_filtered_split(index)  # restricted to the clips present
+    assert split is not None and len(split["test"]) == len(names) - 25
+    assert artist_filtered_split(index, min_coverage=0.9) is None  # most of the test list is missing
     for f in splits.iterdir():
         f.unlink()
     splits.rmdir()
 
 
-def test_published_split_is_not_used_on_the_partial_copy(gtzan_dir):
-    assert artist_filtered_split(index_dataset(gtzan_dir)) is None
+def test_published_split_restricted_to_the_partial_copy(gtzan_dir):
+    """On the 460-clip copy: 300 train+valid and 123 test clips (issue 9); on the full set, 443/197/290."""
+    index = index_dataset(gtzan_dir)
+    split = artist_filtered_split(index)
+    assert split is not None
+    n_train, n_valid, n_test = (len(split[p]) for p in ("train", "valid", "test"))
+    if len(index.clips) == 460:
+        assert n_train + n_valid == 300 and n_test == 123
+        test_genres = pd.Series([index.clips[i].genre for i in split["test"]]).value_counts().to_dict()
+        assert {g: test_genres[g] for g in ("classical", "jazz", "pop", "rock")} == \
+            {"classical": 31, "jazz": 27, "pop": 30, "rock": 32}
+    elif len(index.clips) >= 999:
+        assert (n_train, n_valid) == (443, 197) and n_test in (289, 290)
+    parts = [set(split[p].tolist()) for p in ("train", "valid", "test")]
+    assert not (parts[0] & parts[2]) and not (parts[1] & parts[2]) and not (parts[0] & parts[1])
     assert len(GENRES) == 10

@@ -201,3 +201,11 @@ def test_artist_split_protocol(tiny_gtzan, tmp_path):
     (data / "splits" / "test_filtered.txt").write_text("\n".join(n for n in names if n.endswith("2.wav")))
     metrics = train_spec(MODEL_SPECS["svm_handcrafted"], index_dataset(data), cache, tmp_path / "models", split="artist")
     assert "artist-filtered" in metrics["protocol"] and metrics["vote"]["folds"][0]["n_clips"] == 10
+    # k-fold with the lists present: the artist-filtered test is stored beside it as its own block
+    metrics = train_spec(MODEL_SPECS["svm_handcrafted"], index_dataset(data), cache, tmp_path / "kf", k=2)
+    block = metrics["artist_filtered"]
+    assert block["vote"]["n_clips"] == 10 and sum(block["test_clips_per_genre"].values()) == 10
+    assert block["uncovered_genres"] == list(GENRES)  # one test clip per genre: no genre is covered
+    assert block["vote"]["covered"]["balanced_accuracy"] is None
+    stored = pd.read_csv(tmp_path / "kf" / "svm_handcrafted" / "artist_predictions.csv")
+    assert len(stored) == 10 and set(stored["clip_id"]) == {n.split("/")[1][:-4] for n in names if n.endswith("2.wav")}
