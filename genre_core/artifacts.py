@@ -21,7 +21,10 @@ from safetensors.torch import load_file, save_file
 from .config import FeatureConfig
 from .errors import ModelLoadError
 from .models import build_network, optimize_for_inference
+from .musicnn import Tagger, load_tagger
 from .svm import load_svm
+
+PACKAGE_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.safetensors"
@@ -68,7 +71,8 @@ class StoredModel:
     feature_config: FeatureConfig
     labels: tuple[str, ...]
     network: torch.nn.Module | None = None
-    svm: Any = None
+    svm: Any = None  # a scikit-learn pipeline: the SVM, or a transfer model's head
+    tagger: Tagger | None = None  # transfer models: the pretrained network giving the embedding
     norm_mean: np.ndarray | None = None  # (n_bins,)
     norm_std: np.ndarray | None = None
 
@@ -112,11 +116,13 @@ def load_model(folder: str | Path) -> StoredModel:
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelLoadError(f"{folder}/{CONFIG_FILE} is incomplete or invalid ({exc}).") from exc
     model = StoredModel(config.get("name", folder.name), folder, config, feature_cfg, labels)
-    if kind == "svm":
+    if kind in ("svm", "transfer"):
         path = folder / SVM_FILE
         if not path.exists():
             raise ModelLoadError(f"Model folder {folder} has no {SVM_FILE}.")
         model.svm = load_svm(path, config.get("weights_sha256"))
+        if kind == "transfer":
+            model.tagger = shared_tagger(folder.parent, config.get("embedding_model", ""))
         return model
     if kind != "torch":
         raise ModelLoadError(f"{folder}: unknown model kind '{kind}'.")
@@ -141,6 +147,18 @@ def load_model(folder: str | Path) -> StoredModel:
     if model.norm_mean.shape != (n_bins,) or model.norm_std.shape != (n_bins,):
         raise ModelLoadError(f"{folder}: normalisation statistics do not have {n_bins} bins.")
     return model
+
+
+_TAGGERS: dict[Path, Tagger] = {}
+
+
+def shared_tagger(models_dir: Path, name: str) -> Tagger:
+    """The pretrained tagger ``name`` from ``models_dir`` (else the shipped models/), loaded once per process."""
+    folder = models_dir / name if (models_dir / name / CONFIG_FILE).exists() else PACKAGE_MODELS_DIR / name
+    folder = folder.resolve()
+    if folder not in _TAGGERS:
+        _TAGGERS[folder] = load_tagger(folder)
+    return _TAGGERS[folder]
 
 
 def list_model_folders(models_dir: str | Path) -> list[Path]:

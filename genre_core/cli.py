@@ -1,4 +1,4 @@
-"""`python -m genre_core ...`: index, features, train, evaluate, grid, predict, summary, bench."""
+"""`python -m genre_core ...`: index, features, train, headline, evaluate, grid, predict, summary, bench."""
 from __future__ import annotations
 
 import argparse
@@ -60,19 +60,44 @@ def cmd_train(args: argparse.Namespace) -> int:
     cache = FeatureCache(args.cache, _feature_config(args))
     models_dir = Path(args.models_dir)
     checkpoints = Path(args.checkpoints) if args.checkpoints else None
+    embeddings = None
+    if any(MODEL_SPECS[n].kind == "transfer" for n in names):
+        from .artifacts import shared_tagger
+        from .transfer import TAGGER_NAME, EmbeddingCache
+
+        embeddings = EmbeddingCache(Path(args.cache) / "embeddings", shared_tagger(models_dir, TAGGER_NAME))
     for name in names:
         spec = MODEL_SPECS[name]
         if args.epochs:
             spec = replace(spec, train=replace(spec.train, epochs=args.epochs))
         metrics = train_spec(spec, index, cache, models_dir, k=args.folds, checkpoint_dir=checkpoints,
-                             resume=args.resume, progress=not args.quiet, split=args.split)
+                             resume=args.resume, progress=not args.quiet, split=args.split,
+                             embeddings=embeddings)
         s = metrics["vote"]["summary"]
         print(f"{name}: accuracy {s['accuracy']['mean']:.3f} ± {s['accuracy']['std']:.3f}, balanced "
               f"{s['balanced_accuracy']['mean']:.3f} ± {s['balanced_accuracy']['std']:.3f} ({metrics['training_seconds']} s)")
     if not args.no_ensemble:
         plain_svm_bar(index, cache, models_dir, k=args.folds)
         build_ensemble(models_dir, index)
+        _print_headline(models_dir)
         write_dataset_summary(index, cache, models_dir, progress=not args.quiet)
+    return 0
+
+
+def _print_headline(models_dir: Path) -> None:
+    from .decision import build_headline
+    from .pipeline import STACK_MEMBERS
+
+    metrics = build_headline(models_dir, STACK_MEMBERS)
+    s = metrics["mean"]["summary"]
+    chosen = json.loads((models_dir / "headline" / "config.json").read_text())
+    print(f"headline: {chosen['rule']} {chosen['members']}; nested CV balanced accuracy "
+          f"{s['balanced_accuracy']['mean']:.3f} ± {s['balanced_accuracy']['std']:.3f}, accuracy "
+          f"{s['accuracy']['mean']:.3f} ± {s['accuracy']['std']:.3f}, macro-F1 {s['macro_f1']['mean']:.3f}")
+
+
+def cmd_headline(args: argparse.Namespace) -> int:
+    _print_headline(Path(args.models_dir))
     return 0
 
 
@@ -196,6 +221,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue from the checkpoints of an interrupted run")
     p.add_argument("--no-ensemble", action="store_true", help="do not rebuild the ensemble and dataset summary")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("headline", help="choose the headline rule from the stored out-of-fold predictions")
+    p.add_argument("--models-dir", default=str(DEFAULT_MODELS_DIR))
+    p.set_defaults(func=cmd_headline)
 
     p = sub.add_parser("evaluate", help="print stored metrics; with data, check stored reference predictions")
     p.add_argument("--models-dir", default=str(DEFAULT_MODELS_DIR))

@@ -11,8 +11,11 @@ import numpy as np
 from .artifacts import CONFIG_FILE, StoredModel, list_model_folders, load_model
 from .audio import AudioClip, AudioSource, load_audio
 from .config import DEFAULT_FEATURES, GENRES, FeatureConfig
+from .decision import HEADLINE_NAME, Headline, load_headline
 from .errors import GenreCoreError, ModelLoadError
 from .evaluation import combine_windows
+from .musicnn import Tagger
+from .transfer import TaggerOutput, clip_probabilities, embed
 from .features import compute_clip_features, cut_windows, handcrafted_features, power_spectrogram, window_times
 from .training import predict_windows
 
@@ -30,6 +33,7 @@ class ModelPrediction:
     vote_label: str  # majority vote over windows (SVM and ensemble: their own decision)
     window_probabilities: np.ndarray | None = None  # (n_windows, n_classes)
     window_times: np.ndarray | None = None  # (n_windows, 2) seconds
+    timeline_model: str | None = None  # whose windows these are, when not this model's own
 
     @property
     def mean_label(self) -> str:
@@ -49,6 +53,7 @@ class ClipAnalysis:
         self._power: dict[FeatureConfig, np.ndarray] = {}
         self._images: dict[tuple[FeatureConfig, str], np.ndarray] = {}
         self._handcrafted: dict[FeatureConfig, np.ndarray] = {}
+        self._tagged: dict[str, TaggerOutput] = {}
 
     def samples(self, sample_rate: int) -> np.ndarray:
         if sample_rate not in self._samples:
@@ -79,9 +84,21 @@ class ClipAnalysis:
         return self._handcrafted[cfg]
 
 
+    def tagger_output(self, tagger: Tagger) -> TaggerOutput:
+        """What the pretrained tagger hears in every 3 s patch, computed once per clip."""
+        if tagger.name not in self._tagged:
+            self._tagged[tagger.name] = embed(tagger, self.samples(tagger.front_end.sample_rate))
+        return self._tagged[tagger.name]
+
+
 def predict_with(model: StoredModel, analysis: ClipAnalysis) -> ModelPrediction:
     """Run one stored model on a clip."""
     cfg = model.feature_config
+    if model.kind == "transfer":
+        tagged = analysis.tagger_output(model.tagger)
+        clip_probs, patch_probs = clip_probabilities(model.svm, tagged.penultimate, len(model.labels))
+        return ModelPrediction(model.name, model.labels, clip_probs, model.labels[int(np.argmax(clip_probs))],
+                               patch_probs, tagged.times)
     if model.kind == "svm":
         features = analysis.handcrafted(cfg)[None, :]
         # predict_proba columns follow the classes seen in training: place them by label index
@@ -119,6 +136,24 @@ def ensemble_prediction(members: list[ModelPrediction], name: str = ENSEMBLE_NAM
     return ModelPrediction(name, labels, probs, vote_label, window_probs, times)
 
 
+def headline_prediction(headline: Headline, predictions: dict[str, ModelPrediction]) -> ModelPrediction | None:
+    """The headline rule applied to one clip: genre = argmax of its probabilities, so they always agree.
+
+    The timeline is the window probabilities of the first member that has them (for a stack, the
+    members' windows differ in length, so one member's timeline is shown, named in ``timeline_model``).
+    """
+    probs = headline.probabilities({n: p.probabilities for n, p in predictions.items()})
+    if probs is None:
+        return None
+    timeline_from = next((predictions[m] for m in headline.members if predictions[m].window_probabilities is not None),
+                         None)
+    labels = next(iter(predictions.values())).labels
+    return ModelPrediction(HEADLINE_NAME, labels, probs, labels[int(np.argmax(probs))],
+                           None if timeline_from is None else timeline_from.window_probabilities,
+                           None if timeline_from is None else timeline_from.window_times,
+                           timeline_model=None if timeline_from is None else timeline_from.model)
+
+
 @dataclass
 class Classification:
     """Everything known about one classified clip."""
@@ -128,6 +163,7 @@ class Classification:
     predictions: dict[str, ModelPrediction]  # per stored model
     ensemble: ModelPrediction | None
     failures: dict[str, str] = field(default_factory=dict)  # model -> error message
+    headline: ModelPrediction | None = None
 
     @property
     def warnings(self) -> tuple[str, ...]:
@@ -135,16 +171,19 @@ class Classification:
 
     @property
     def final(self) -> ModelPrediction:
-        return self.ensemble or next(iter(self.predictions.values()))
+        """The answer shown first: the headline rule, else the ensemble, else the first model."""
+        return self.headline or self.ensemble or next(iter(self.predictions.values()))
 
 
 class ModelZoo:
     """All loadable models of a folder. Broken folders are reported in ``errors``, not fatal."""
 
-    def __init__(self, models: dict[str, StoredModel], errors: dict[str, str], ensemble_members: list[str]) -> None:
+    def __init__(self, models: dict[str, StoredModel], errors: dict[str, str], ensemble_members: list[str],
+                 headline: Headline | None = None) -> None:
         self.models = models
         self.errors = errors
         self.ensemble_members = [m for m in ensemble_members if m in models]
+        self.headline = headline
 
     @classmethod
     def load(cls, models_dir: str | Path = DEFAULT_MODELS_DIR) -> "ModelZoo":
@@ -160,13 +199,18 @@ class ModelZoo:
             if config.get("kind") == "ensemble":
                 members = list(config.get("members", []))
                 continue
-            if config.get("kind") == "tagger":  # the pretrained front end, loaded by the transfer models
+            if config.get("kind") in ("tagger", "headline"):  # loaded by the transfer models / below
                 continue
             try:
                 models[folder.name] = load_model(folder)
             except ModelLoadError as exc:
                 errors[folder.name] = str(exc)
-        return cls(models, errors, members)
+        try:
+            headline = load_headline(Path(models_dir))
+        except (ModelLoadError, OSError, KeyError, json.JSONDecodeError) as exc:
+            errors[HEADLINE_NAME] = f"the headline rule could not be read ({exc}); showing the ensemble instead."
+            headline = None
+        return cls(models, errors, members, headline)
 
     @property
     def min_seconds(self) -> float:
@@ -192,7 +236,8 @@ class ModelZoo:
             raise GenreCoreError("No model could classify this clip: " + "; ".join(failures.values()))
         members = [predictions[m] for m in self.ensemble_members if m in predictions]
         ensemble = ensemble_prediction(members) if members else None
-        return Classification(clip, analysis, predictions, ensemble, failures)
+        headline = headline_prediction(self.headline, predictions) if self.headline else None
+        return Classification(clip, analysis, predictions, ensemble, failures, headline)
 
     def classify(self, source: AudioSource) -> Classification:
         """Decode ``source`` and classify it; raises AudioError subclasses for bad input."""

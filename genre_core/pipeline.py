@@ -23,13 +23,14 @@ from .features import HANDCRAFTED_NAMES, cut_windows
 from .inference import ENSEMBLE_NAME, ModelPrediction, ensemble_prediction, predict_file
 from .models import build_network, count_parameters
 from .svm import PARAM_GRID, fit_svm, save_svm
+from .transfer import LOGREG_GRID, TAGGER_NAME, EmbeddingCache, clip_probabilities, fit_patch_logreg
 from .training import TrainConfig, normalization_stats, predict_windows, train_network
 
 
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
-    kind: str  # "torch" or "svm"
+    kind: str  # "torch", "svm" or "transfer" (a classifier on the pretrained tagger's clip embedding)
     title: str
     architecture: str = ""
     representation: str = ""
@@ -45,10 +46,16 @@ MODEL_SPECS: dict[str, ModelSpec] = {s.name: s for s in [
     ModelSpec("deep_cnn_spectrogram", "torch", "Deep 5-block CNN on the linear spectrogram", "deep_cnn", "spectrogram"),
     ModelSpec("complex_cnn_mel", "torch", "Complex CNN (~60k parameters) on mel spectrograms", "complex_cnn", "mel"),
     ModelSpec("simple_cnn_mel", "torch", "Simple CNN (~15k parameters) on mel spectrograms", "simple_cnn", "mel"),
+    ModelSpec("musicnn_logreg", "transfer", "Logistic regression on pretrained musicnn (Million Song Dataset) "
+              "embeddings", "logreg", "musicnn"),
 ]}
+CLIP_CLASSIFIERS = ("svm", "transfer")  # kinds decided once per clip by a scikit-learn pipeline
 # Fixed before training (not chosen by test scores): the three representation CNNs, the
 # larger 3-block CNN and the SVM; five voters so a majority exists.
 ENSEMBLE_MEMBERS = ("deep_cnn_mel", "deep_cnn_mfcc", "deep_cnn_spectrogram", "complex_cnn_mel", "svm_handcrafted")
+# The stacked headline candidate combines the pretrained transfer model with the strongest from-scratch
+# families (fixed before looking at scores): the deep mel CNN, the spectrogram CNN and the SVM.
+STACK_MEMBERS = ("musicnn_logreg", "deep_cnn_mel", "deep_cnn_spectrogram", "svm_handcrafted", "deep_cnn_mfcc")
 REFERENCE_CLIPS_PER_GENRE = 1
 
 
@@ -189,21 +196,49 @@ def artist_metrics(frame: pd.DataFrame) -> dict:
     return block
 
 
+class ClipClassifier:
+    """Fit and predict a clip-level model (SVM on handcrafted features, or a transfer head) on clip indices."""
+
+    def __init__(self, spec: ModelSpec, index: DatasetIndex, cache: FeatureCache,
+                 embeddings: EmbeddingCache | None, progress: bool) -> None:
+        self.kind = spec.kind
+        self.labels = index.labels()
+        if spec.kind == "svm":
+            self.features = np.stack([cache.get(c, "handcrafted") for c in index.clips])
+        else:
+            if embeddings is None:
+                raise ValueError(f"{spec.name} needs the pretrained tagger's embedding cache")
+            self.patches = embeddings.patch_embeddings(index, progress=progress)
+
+    def fit(self, idx: np.ndarray, seed: int):
+        if self.kind == "svm":
+            return fit_svm(self.features[idx], self.labels[idx], seed)
+        return fit_patch_logreg([self.patches[i] for i in idx], self.labels[idx], seed)
+
+    def predict(self, pipeline, idx: np.ndarray) -> tuple[np.ndarray, list[int]]:
+        """(n, n_classes) probabilities and each clip's decision."""
+        if self.kind == "svm":
+            probs = np.zeros((len(idx), len(GENRES)))
+            probs[:, pipeline.classes_] = pipeline.predict_proba(self.features[idx])
+            # The SVM's own decision is its vote; its Platt probabilities can disagree on small data.
+            return probs, list(pipeline.predict(self.features[idx]))
+        probs = np.stack([clip_probabilities(pipeline, self.patches[i], len(GENRES))[0] for i in idx])
+        return probs, list(probs.argmax(axis=1))
+
+
 def run_artist_protocol(
     spec: ModelSpec, index: DatasetIndex, parts: dict[str, np.ndarray], cache: FeatureCache,
-    checkpoint_dir: Path | None, resume: bool, progress: bool,
+    checkpoint_dir: Path | None, resume: bool, progress: bool, classifier: ClipClassifier | None = None,
 ) -> tuple[pd.DataFrame, list[dict]]:
     """Train once on the artist split's train part and predict its test part. Returns rows and history."""
     labels = index.labels()
     test = parts["test"]
     clips = [index.clips[i] for i in test]
-    if spec.kind == "svm":
-        features = np.stack([cache.get(c, "handcrafted") for c in index.clips])
-        train = np.concatenate([parts["train"], parts["valid"]])  # the SVM tunes by inner CV, no early stopping
-        pipeline, _ = fit_svm(features[train], labels[train], 0)
-        probs = np.zeros((len(test), len(GENRES)))
-        probs[:, pipeline.classes_] = pipeline.predict_proba(features[test])
-        return pd.DataFrame(_oof_rows(clips, 0, probs, list(pipeline.predict(features[test])))), []
+    if classifier is not None:
+        train = np.concatenate([parts["train"], parts["valid"]])  # tuned by inner CV, no early stopping
+        pipeline, _ = classifier.fit(train, 0)
+        probs, votes = classifier.predict(pipeline, test)
+        return pd.DataFrame(_oof_rows(clips, 0, probs, votes)), []
     images = [cache.get(c, spec.representation) for c in index.clips]
     train, valid = parts["train"], parts["valid"]
     if not len(valid):  # no listed validation clip here: hold out part of train as k-fold does
@@ -235,6 +270,7 @@ def evaluation_folds(index: DatasetIndex, split: str, k: int, seed: int) -> tupl
 def train_spec(
     spec: ModelSpec, index: DatasetIndex, cache: FeatureCache, models_dir: Path, k: int = 5, seed: int = 0,
     checkpoint_dir: Path | None = None, resume: bool = False, progress: bool = True, split: str = "kfold",
+    embeddings: EmbeddingCache | None = None,
 ) -> dict:
     """Evaluate on held-out clips (k-fold or the artist split), then a final fit on every clip,
     written to ``models_dir/spec.name``."""
@@ -253,22 +289,29 @@ def train_spec(
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "torch_version": torch.__version__,
     }
+    classifier = ClipClassifier(spec, index, cache, embeddings, progress) if spec.kind in CLIP_CLASSIFIERS else None
     artist_parts = artist_filtered_split(index) if split == "kfold" else None
     artist_frame, artist_history = (None, []) if artist_parts is None else run_artist_protocol(
-        spec, index, artist_parts, cache, checkpoint_dir, resume, progress)
-    if spec.kind == "svm":
-        features = np.stack([cache.get(c, "handcrafted") for c in index.clips])
+        spec, index, artist_parts, cache, checkpoint_dir, resume, progress, classifier)
+    if classifier is not None:
         oof = []
         for fold, (train_idx, test_idx) in enumerate(folds, start=1):
-            pipeline, _ = fit_svm(features[train_idx], labels[train_idx], seed)
-            probs = np.zeros((len(test_idx), len(GENRES)))
-            probs[:, pipeline.classes_] = pipeline.predict_proba(features[test_idx])
-            # The SVM's own decision is its vote; Platt probabilities can disagree on small data.
-            oof += _oof_rows([index.clips[i] for i in test_idx], fold, probs, list(pipeline.predict(features[test_idx])))
-        pipeline, best_params = fit_svm(features, labels, seed)
-        config.update(representation="handcrafted", architecture="svm_rbf", feature_names=list(HANDCRAFTED_NAMES),
-                      hyperparameters=best_params, search_grid={k_: [str(v) for v in vs] for k_, vs in PARAM_GRID.items()},
-                      n_parameters=int(pipeline.named_steps["svc"].support_vectors_.size))
+            pipeline, _ = classifier.fit(train_idx, seed)
+            probs, votes = classifier.predict(pipeline, test_idx)
+            oof += _oof_rows([index.clips[i] for i in test_idx], fold, probs, votes)
+        pipeline, best_params = classifier.fit(np.arange(len(index.clips)), seed)
+        if spec.kind == "svm":
+            config.update(representation="handcrafted", architecture="svm_rbf", feature_names=list(HANDCRAFTED_NAMES),
+                          search_grid={k_: [str(v) for v in vs] for k_, vs in PARAM_GRID.items()},
+                          n_parameters=int(pipeline.named_steps["svc"].support_vectors_.size))
+        else:
+            logreg = pipeline.named_steps["logreg"]
+            config.update(representation="musicnn", architecture="logreg", embedding_model=TAGGER_NAME,
+                          aggregation="logistic regression on the penultimate layer of every 3 s patch; "
+                                      "a clip's probabilities are the mean over its patches",
+                          search_grid={k_: [str(v) for v in vs] for k_, vs in LOGREG_GRID.items()},
+                          n_parameters=int(logreg.coef_.size + logreg.intercept_.size))
+        config["hyperparameters"] = best_params
         config["weights_sha256"] = save_svm(pipeline, staging / art.SVM_FILE)
         history: list[dict] = []
         final_epochs = None
@@ -445,10 +488,18 @@ def write_model_card(folder: Path, config: dict, metrics: dict, models_dir: Path
                   f"time/frequency masking up to {t['time_mask']:.0%}/{t['freq_mask']:.0%}, cutout p={t['cutout']}, "
                   f"flip p={t['flip']}. Best epochs per fold: {config.get('cv_best_epochs')}; final fit "
                   f"{t['epochs']} epochs on all clips; seed {t['seed']}."]
-    if "hyperparameters" in config:
+    if config["kind"] == "svm":
         lines += ["", "## Training", "", "StandardScaler + RBF SVC (class_weight balanced); C and gamma chosen by "
                   f"inner 3-fold grid search on each training part: final {config['hyperparameters']}."]
-    lines += ["", "'vote' is the majority vote over 3 s windows (50 % overlap); 'mean' averages window probabilities.",
+    if config["kind"] == "transfer":
+        lines += ["", "## Training", "",
+                  f"Input: the frozen pretrained tagger `{config['embedding_model']}` (see its MODEL_CARD.md), "
+                  f"{config['aggregation']} (200 values per patch). StandardScaler + logistic regression "
+                  f"(class_weight balanced); C chosen by inner 3-fold grid search (patches of a clip kept together) "
+                  f"on each training part: final {config['hyperparameters']}. Nothing of the tagger is trained here. "
+                  "The timeline shows the same classifier's answer for each 3 s patch."]
+    lines += ["", "'vote' is the majority vote over 3 s windows (50 % overlap); 'mean' averages window probabilities "
+              "(clip classifiers: both are their own clip-level decision).",
               "", "## Limits", "",
               "- Trained on a partial GTZAN copy: classical and pop have 100 clips, the other genres about 10, so the",
               "  per-genre recall of the small genres rests on ~10 clips each and varies a lot between folds.",

@@ -15,11 +15,12 @@ from sklearn.svm import SVC
 from .errors import ModelLoadError
 
 PARAM_GRID = {"svc__C": [1.0, 3.0, 10.0, 30.0], "svc__gamma": ["scale", 0.01, 0.03]}
-# Types a stored SVM file may contain; anything else is refused at load time.
+# Types a stored scikit-learn model file (SVM or transfer head) may contain; anything else is refused at load time.
 TRUSTED_TYPES = {
     "sklearn.pipeline.Pipeline",
     "sklearn.preprocessing._data.StandardScaler",
     "sklearn.svm._classes.SVC",
+    "sklearn.linear_model._logistic.LogisticRegression",
     "numpy.dtype",
     "numpy.ndarray",
     "builtins.dict",

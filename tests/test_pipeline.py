@@ -16,7 +16,10 @@ from genre_core.config import DEFAULT_FEATURES, GENRES
 from genre_core.dataset import FeatureCache, index_dataset
 from genre_core.errors import ModelLoadError
 from genre_core.inference import ModelZoo
-from genre_core.pipeline import MODEL_SPECS, build_ensemble, train_spec, write_dataset_summary
+from genre_core.artifacts import shared_tagger
+from genre_core.decision import build_headline
+from genre_core.pipeline import MODEL_SPECS, STACK_MEMBERS, build_ensemble, train_spec, write_dataset_summary
+from genre_core.transfer import TAGGER_NAME, EmbeddingCache
 from genre_core.verify import verify_reference_predictions
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,14 +27,18 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="module")
 def trained(tiny_gtzan, tmp_path_factory) -> Path:
-    """A models folder with an SVM, a one-epoch deep CNN, the ensemble and the dataset summary."""
+    """A models folder with an SVM, a one-epoch deep CNN, a transfer model, the ensemble, the headline
+    rule and the dataset summary."""
     models = tmp_path_factory.mktemp("models")
     index = index_dataset(tiny_gtzan, check_audio=True)
     cache = FeatureCache(tmp_path_factory.mktemp("cache"), DEFAULT_FEATURES)
     cnn = MODEL_SPECS["deep_cnn_mfcc"]
     train_spec(replace(cnn, train=replace(cnn.train, epochs=1)), index, cache, models, k=3, progress=False)
     train_spec(MODEL_SPECS["svm_handcrafted"], index, cache, models, k=3, progress=False)
+    embeddings = EmbeddingCache(tmp_path_factory.mktemp("embeddings"), shared_tagger(models, TAGGER_NAME))
+    train_spec(MODEL_SPECS["musicnn_logreg"], index, cache, models, k=3, progress=False, embeddings=embeddings)
     build_ensemble(models, index)
+    build_headline(models, STACK_MEMBERS)
     write_dataset_summary(index, cache, models, progress=False)
     return models
 
@@ -53,7 +60,7 @@ def test_folder_holds_every_artifact(trained):
 
 
 def test_metrics_agree_with_out_of_fold_predictions(trained):
-    for name in ("deep_cnn_mfcc", "svm_handcrafted", "ensemble"):
+    for name in ("deep_cnn_mfcc", "svm_handcrafted", "musicnn_logreg", "ensemble", "headline"):
         oof = pd.read_csv(trained / name / "oof_predictions.csv")
         metrics = json.loads((trained / name / "metrics.json").read_text())
         assert len(oof) == 30 and oof["clip_id"].is_unique
@@ -70,13 +77,18 @@ def test_svm_is_easy_on_separable_tones(trained):
     assert metrics["vote"]["summary"]["accuracy"]["mean"] > 0.8
 
 
-def test_zoo_classifies_with_every_model_and_the_ensemble(trained, tiny_gtzan):
+def test_zoo_classifies_with_every_model_and_the_headline(trained, tiny_gtzan):
     zoo = ModelZoo.load(trained)
-    assert set(zoo.models) == {"deep_cnn_mfcc", "svm_handcrafted"} and not zoo.errors
+    assert set(zoo.models) == {"deep_cnn_mfcc", "svm_handcrafted", "musicnn_logreg"} and not zoo.errors
     result = zoo.classify(tiny_gtzan / "metal" / "metal.00001.wav")
-    assert set(result.predictions) == {"deep_cnn_mfcc", "svm_handcrafted"}
-    assert result.ensemble is not None and result.final.model == "ensemble"
-    assert result.final.probabilities.sum() == pytest.approx(1.0, abs=1e-6)
+    assert set(result.predictions) == {"deep_cnn_mfcc", "svm_handcrafted", "musicnn_logreg"}
+    assert result.ensemble is not None and result.final.model == "headline"
+    final = result.final
+    assert final.probabilities.sum() == pytest.approx(1.0, abs=1e-6)
+    # one rule: the headline genre is the top of its own probabilities
+    assert final.vote_label == final.labels[int(final.probabilities.argmax())]
+    transfer = result.predictions["musicnn_logreg"]
+    assert transfer.window_probabilities.shape == (1, 10) and transfer.window_times[0, 1] == pytest.approx(2.992)
     cnn = result.predictions["deep_cnn_mfcc"]
     assert cnn.window_probabilities.shape == (1, 10)  # 4 s clip: one 3 s window
 
@@ -209,3 +221,16 @@ def test_artist_split_protocol(tiny_gtzan, tmp_path):
     assert block["vote"]["covered"]["balanced_accuracy"] is None
     stored = pd.read_csv(tmp_path / "kf" / "svm_handcrafted" / "artist_predictions.csv")
     assert len(stored) == 10 and set(stored["clip_id"]) == {n.split("/")[1][:-4] for n in names if n.endswith("2.wav")}
+
+
+def test_transfer_folder_and_headline_folder(trained):
+    config = json.loads((trained / "musicnn_logreg" / "config.json").read_text())
+    assert config["kind"] == "transfer" and config["embedding_model"] == "musicnn_msd"
+    assert "logreg__C" in config["hyperparameters"]
+    assert "Logistic regression" in (trained / "musicnn_logreg" / "MODEL_CARD.md").read_text()
+    headline = json.loads((trained / "headline" / "config.json").read_text())
+    metrics = json.loads((trained / "headline" / "metrics.json").read_text())
+    assert headline["rule"] in ("single", "stack") and len(metrics["outer_folds"]) == 3
+    names = {c["name"] for c in headline["candidates"]}
+    assert {"deep_cnn_mfcc", "svm_handcrafted", "musicnn_logreg", "stack"} <= names
+    assert (trained / "headline" / "stack.skops").exists() == (headline["rule"] == "stack")
