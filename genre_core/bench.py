@@ -21,7 +21,7 @@ import torch
 from .audio import AudioClip
 from .config import DEFAULT_FEATURES, GENRES
 from .dataset import FeatureCache, default_data_dir, index_dataset
-from .inference import ClipAnalysis, ModelZoo, ensemble_prediction, predict_with
+from .inference import ClipAnalysis, ModelZoo, ensemble_prediction, headline_prediction, predict_with
 
 
 def _median_ms(fn, repeats: int) -> tuple[float, list[float]]:
@@ -41,7 +41,7 @@ def reference_style(path: Path, zoo: ModelZoo) -> str:
     for model in zoo.models.values():
         cfg = model.feature_config
         y, _ = librosa.load(path, sr=cfg.sample_rate)
-        if model.kind == "svm":  # clip-level features: nothing per window to do differently
+        if model.kind in ("svm", "transfer"):  # clip-level decisions: nothing per window to do differently
             pred = predict_with(model, ClipAnalysis(AudioClip(y, cfg.sample_rate, cfg.sample_rate, 1)))
             predictions.append((pred.probabilities, GENRES.index(pred.vote_label)))
             continue
@@ -120,10 +120,24 @@ def _stages(zoo: ModelZoo, path: Path, repeats: int) -> dict[str, float]:
     analysis = ClipAnalysis(clip)  # features computed once, then each model timed on its own
     analysis.image(cfg, "spectrogram")
     analysis.handcrafted(cfg)
+    tagger = zoo.tagger
+    if tagger is not None:  # the pretrained network, stage by stage (its output is then shared by its heads)
+        rate = tagger.front_end.sample_rate
+        resample = lambda: librosa.resample(clip.samples, orig_sr=clip.sample_rate, target_sr=rate,  # noqa: E731
+                                            res_type="soxr_hq")
+        out["musicnn resample to 16 kHz"] = _median_ms(resample, repeats)[0]
+        samples = resample()
+        out["musicnn front end"] = _median_ms(lambda: tagger.patches(samples), repeats)[0]
+        patches = tagger.patches(samples)
+        out[f"musicnn network ({len(patches)} patches, 1 per call)"] = _median_ms(lambda: tagger.run(patches), repeats)[0]
+        analysis.tagger_output(tagger)
     for name, model in zoo.models.items():
-        out[name] = _median_ms(lambda m=model: predict_with(m, analysis), repeats)[0]
-    preds = [predict_with(m, analysis) for m in zoo.models.values()]
-    out["ensemble"] = _median_ms(lambda: ensemble_prediction(preds), repeats)[0]
+        label = f"{name} (head)" if model.kind == "transfer" else name
+        out[label] = _median_ms(lambda m=model: predict_with(m, analysis), repeats)[0]
+    preds = {n: predict_with(m, analysis) for n, m in zoo.models.items()}
+    out["ensemble"] = _median_ms(lambda: ensemble_prediction(list(preds.values())), repeats)[0]
+    if zoo.headline is not None:
+        out["headline rule"] = _median_ms(lambda: headline_prediction(zoo.headline, preds), repeats)[0]
     return out
 
 

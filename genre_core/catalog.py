@@ -28,27 +28,50 @@ def stored_models(models_dir: str | Path) -> dict[str, dict]:
     return out
 
 
-def metrics_table(models_dir: str | Path) -> pd.DataFrame:
-    """One row per model with cross-validated figures; ``*_vote`` use the window majority vote."""
+PROTOCOLS = {"kfold": "clip-level stratified 5-fold", "artist": "artist-filtered test"}
+
+
+def metrics_table(models_dir: str | Path, protocol: str = "kfold") -> pd.DataFrame:
+    """One row per model; ``*_vote`` use the window majority vote, ``*_mean`` the mean probability.
+
+    ``protocol`` "kfold": mean and std over the folds. "artist": the single artist-filtered test
+    (std is NaN), with ``covered_*`` figures over the genres that have enough test clips.
+    """
     rows = []
     for name, entry in stored_models(models_dir).items():
         m, c = entry["metrics"], entry["config"]
-        if "vote" not in m:
+        block = m if protocol == "kfold" else m.get("artist_filtered")
+        if not block or "vote" not in block:
             continue
-        row = {"model": name, "title": c.get("title", ""), "representation": c.get("representation"),
-               "architecture": c.get("architecture"), "parameters": c.get("n_parameters"),
-               "training_s": m.get("training_seconds"), "protocol": m.get("protocol")}
+        row = {"model": name, "title": c.get("title", ""), "kind": c.get("kind"),
+               "representation": c.get("representation"), "architecture": c.get("architecture"),
+               "parameters": c.get("n_parameters"), "training_s": m.get("training_seconds"),
+               "protocol": block.get("protocol")}
         for rule in ("vote", "mean"):
             for key in ("accuracy", "balanced_accuracy", "macro_f1"):
-                row[f"{key}_{rule}"] = m[rule]["summary"][key]["mean"]
-                row[f"{key}_{rule}_std"] = m[rule]["summary"][key]["std"]
+                if protocol == "kfold":
+                    row[f"{key}_{rule}"] = block[rule]["summary"][key]["mean"]
+                    row[f"{key}_{rule}_std"] = block[rule]["summary"][key]["std"]
+                else:
+                    row[f"{key}_{rule}"] = block[rule][key]
+                    row[f"{key}_{rule}_std"] = float("nan")
+            if protocol == "artist":
+                covered = block[rule]["covered"]
+                row[f"covered_accuracy_{rule}"] = covered["accuracy"]
+                row[f"covered_balanced_accuracy_{rule}"] = covered["balanced_accuracy"]
+        if protocol == "artist":
+            row["test_clips"] = block["vote"]["n_clips"]
+            row["covered_genres"] = ", ".join(block["covered_genres"])
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def confusion(models_dir: str | Path, name: str, rule: str = "vote") -> np.ndarray:
-    """Summed out-of-fold confusion counts (n_classes, n_classes); rows are true genres."""
+def confusion(models_dir: str | Path, name: str, rule: str = "vote", protocol: str = "kfold") -> np.ndarray:
+    """Confusion counts (n_classes, n_classes), rows are true genres: summed over the k folds, or the
+    artist-filtered test."""
     metrics = json.loads((Path(models_dir) / name / METRICS_FILE).read_text())
+    if protocol == "artist":
+        return np.asarray(metrics["artist_filtered"][rule]["confusion_matrix"], dtype=np.int64)
     return np.asarray(metrics[rule]["summary"]["confusion_matrix"], dtype=np.int64)
 
 

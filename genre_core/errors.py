@@ -26,10 +26,6 @@ class AudioTooShortError(AudioError):
     pass
 
 
-class AudioTooLongError(AudioError):
-    pass
-
-
 class SilentAudioError(AudioError):
     pass
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import librosa
 import numpy as np
@@ -169,6 +170,10 @@ class Classification:
     def warnings(self) -> tuple[str, ...]:
         return self.clip.warnings
 
+    def tags(self, tagger: Tagger | None) -> TaggerOutput | None:
+        """What the pretrained tagger heard in this clip (computed already by the transfer models)."""
+        return None if tagger is None else self.analysis.tagger_output(tagger)
+
     @property
     def final(self) -> ModelPrediction:
         """The answer shown first: the headline rule, else the ensemble, else the first model."""
@@ -221,13 +226,21 @@ class ModelZoo:
         rates = [m.feature_config.sample_rate for m in self.models.values()]
         return max(set(rates), key=rates.count) if rates else DEFAULT_FEATURES.sample_rate
 
-    def classify_clip(self, clip: AudioClip) -> Classification:
+    @property
+    def tagger(self) -> Tagger | None:
+        """The pretrained tagger behind the transfer models, if any is stored."""
+        return next((m.tagger for m in self.models.values() if m.tagger is not None), None)
+
+    def classify_clip(self, clip: AudioClip, progress: Callable[[str], None] | None = None) -> Classification:
+        """Every model on ``clip``; ``progress`` is told, in words, which step runs next."""
         if not self.models:
             raise GenreCoreError("No usable model is stored; train one with `python -m genre_core train all`.")
         analysis = ClipAnalysis(clip)
         predictions: dict[str, ModelPrediction] = {}
         failures: dict[str, str] = {}
         for name, model in self.models.items():
+            if progress:
+                progress(f"Running {model.config.get('title', name)}…")
             try:
                 predictions[name] = predict_with(model, analysis)
             except (ValueError, RuntimeError) as exc:  # e.g. a clip shorter than this model's window
@@ -239,10 +252,12 @@ class ModelZoo:
         headline = headline_prediction(self.headline, predictions) if self.headline else None
         return Classification(clip, analysis, predictions, ensemble, failures, headline)
 
-    def classify(self, source: AudioSource) -> Classification:
+    def classify(self, source: AudioSource, progress: Callable[[str], None] | None = None) -> Classification:
         """Decode ``source`` and classify it; raises AudioError subclasses for bad input."""
+        if progress:
+            progress("Decoding the audio…")
         clip = load_audio(source, target_sr=self.sample_rate, min_seconds=self.min_seconds)
-        return self.classify_clip(clip)
+        return self.classify_clip(clip, progress)
 
 
 __all__ = ["ModelZoo", "ModelPrediction", "Classification", "ClipAnalysis", "GENRES", "predict_with"]

@@ -18,6 +18,11 @@ GENRE_COLORS = {
 # Modebar settings passed to st.plotly_chart(config=...): PNG export at twice the size.
 EXPORT_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
 MAX_COLUMNS = 1500  # heatmaps of long songs are averaged down to this many time columns
+# Plotly's Magma starts at #000004; Streamlit's plotly theme treats #000001-#000040 as placeholders for its
+# own colours and repaints them (pink), so the darkest stop is moved just outside that range.
+MAGMA = [[0.0, "#010106"], *[[i / 9, c] for i, c in enumerate(
+    ["#000004", "#180f3d", "#440f76", "#721f81", "#9e2f7f", "#cd4071", "#f1605d", "#fd9668", "#feca8d", "#fcfdbf"])
+    if i > 0]]
 
 
 def _layout(fig: go.Figure, title: str, height: int = 420) -> go.Figure:
@@ -61,24 +66,78 @@ def _downsample(image: np.ndarray, max_columns: int = MAX_COLUMNS) -> tuple[np.n
     return image[:, :usable].reshape(image.shape[0], -1, factor).mean(axis=2), factor
 
 
+def mel_band_hz(n_mels: int, sample_rate: int) -> np.ndarray:
+    """(n_mels,) centre frequency of every mel band in Hz (librosa's Slaney mel scale)."""
+    import librosa
+
+    return librosa.mel_frequencies(n_mels=n_mels + 2, fmin=0.0, fmax=sample_rate / 2)[1:-1]
+
+
 def feature_heatmap(image: np.ndarray, seconds_per_frame: float, kind: str, title: str,
-                    zmin: float | None = None, zmax: float | None = None, colorscale: str = "Magma",
-                    zmid: float | None = None, height: int = 380) -> go.Figure:
-    """(n_bins, n_frames) image; ``kind`` is 'mel' (dB) or 'mfcc' (coefficients)."""
+                    zmin: float | None = None, zmax: float | None = None, colorscale=None,
+                    zmid: float | None = None, height: int = 380, sample_rate: int = 22050) -> go.Figure:
+    """(n_bins, n_frames) image; ``kind`` is 'mel' (dB, y axis in Hz) or 'mfcc' (coefficients 1..n: the
+    loudness coefficient 0 is left out, it would swamp the colour range)."""
+    if kind == "mfcc" and image.shape[0] > 1:
+        image, first = image[1:], 1
+    else:
+        first = 0
     small, factor = _downsample(image)
     times = np.arange(small.shape[1]) * seconds_per_frame * factor
+    if kind == "mel":
+        hz = mel_band_hz(small.shape[0], sample_rate)
+        y, hover = np.arange(small.shape[0]), [[f"{f:,.0f} Hz"] * small.shape[1] for f in hz]
+    else:
+        y, hover = np.arange(first, first + small.shape[0]), None
+    if kind == "mfcc" and zmid is None:
+        limit = float(np.percentile(np.abs(small), 99)) or 1.0
+        zmin, zmax, zmid = -limit, limit, 0.0
     fig = go.Figure(go.Heatmap(
-        z=small, x=times, y=np.arange(small.shape[0]), colorscale=colorscale, zmin=zmin, zmax=zmax, zmid=zmid,
+        z=small, x=times, y=y, colorscale=colorscale or (MAGMA if kind == "mel" else "RdBu_r"),
+        zmin=zmin, zmax=zmax, zmid=zmid, customdata=hover,
         colorbar=dict(title="dB" if kind == "mel" else "value"),
-        hovertemplate="%{x:.2f} s, " + ("band" if kind == "mel" else "coef.") + " %{y}: %{z:.1f}<extra></extra>",
+        hovertemplate=("%{x:.2f} s, %{customdata}: %{z:.1f} dB<extra></extra>" if kind == "mel"
+                       else "%{x:.2f} s, coefficient %{y}: %{z:.1f}<extra></extra>"),
     ))
     fig.update_xaxes(title="time (s)")
-    fig.update_yaxes(title="mel band" if kind == "mel" else "MFCC coefficient")
+    if kind == "mel":
+        ticks = [i for i, f in enumerate(hz) if i == 0 or int(np.log2(max(f, 1))) != int(np.log2(max(hz[i - 1], 1)))]
+        fig.update_yaxes(title="frequency (Hz)", tickvals=ticks,
+                         ticktext=[f"{hz[i]:,.0f}" if hz[i] < 1000 else f"{hz[i] / 1000:.1f} k" for i in ticks])
+    else:
+        fig.update_yaxes(title="MFCC coefficient")
     return _layout(fig, title, height)
+
+
+def tag_bars(tags: Sequence[str], probabilities: np.ndarray, title: str = "What the pretrained tagger hears",
+             k: int = 10) -> go.Figure:
+    """The ``k`` most probable of the tagger's tags (probabilities (n_tags,), averaged over the song)."""
+    order = np.argsort(probabilities)[::-1][:k][::-1]
+    fig = go.Figure(go.Bar(
+        x=np.asarray(probabilities)[order] * 100, y=[tags[i] for i in order], orientation="h", marker_color="#4c6a92",
+        text=[f"{probabilities[i] * 100:.0f} %" for i in order], textposition="outside",
+    ))
+    fig.update_xaxes(title="tag probability (%)", range=[0, 110])
+    return _layout(fig, title)
+
+
+def tag_timeline(tags: Sequence[str], patch_tags: np.ndarray, times: np.ndarray, k: int = 8,
+                 title: str = "Tags along the song") -> go.Figure:
+    """Heatmap of the ``k`` tags most probable over the song, per 3 s patch (patch_tags (n_patches, n_tags))."""
+    top = np.argsort(patch_tags.mean(axis=0))[::-1][:k]
+    fig = go.Figure(go.Heatmap(
+        z=patch_tags[:, top].T * 100, x=times.mean(axis=1), y=[tags[i] for i in top], colorscale="Blues",
+        zmin=0, zmax=100, colorbar=dict(title="%"),
+        hovertemplate="%{y} at %{x:.0f} s: %{z:.0f} %<extra></extra>"))
+    fig.update_yaxes(autorange="reversed")
+    fig.update_xaxes(title="time (s), patch centre")
+    return _layout(fig, title, 80 + 34 * k)
 
 
 def genre_grid(images: np.ndarray, genres: Sequence[str], seconds_per_frame: float, kind: str) -> go.Figure:
     """All genres' average images (n_genres, n_bins, n_frames) on one shared colour scale, 2 rows."""
+    if kind == "mfcc":
+        images = images[:, 1:]  # coefficient 0 (loudness) would swamp the shared colour range
     cols = 5
     rows = int(np.ceil(len(genres) / cols))
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=list(genres), horizontal_spacing=0.03, vertical_spacing=0.12)
@@ -86,7 +145,8 @@ def genre_grid(images: np.ndarray, genres: Sequence[str], seconds_per_frame: flo
     for i, genre in enumerate(genres):
         small, factor = _downsample(images[i], 400)
         fig.add_trace(go.Heatmap(z=small, x=np.arange(small.shape[1]) * seconds_per_frame * factor,
-                                 colorscale="Magma", zmin=zmin, zmax=zmax, showscale=(i == 0),
+                                 colorscale=MAGMA if kind == "mel" else "RdBu_r", zmin=zmin, zmax=zmax,
+                                 showscale=(i == 0),
                                  colorbar=dict(title="dB" if kind == "mel" else "value")),
                       row=i // cols + 1, col=i % cols + 1)
     fig.update_xaxes(title_text="time (s)", row=rows)
@@ -111,12 +171,15 @@ def confusion_heatmap(cm: np.ndarray, labels: Sequence[str], title: str, normali
 
 
 def recall_bars(confusions: dict[str, np.ndarray], labels: Sequence[str]) -> go.Figure:
+    """Per-genre recall of each model; the x labels give the number of clips each recall rests on."""
     fig = go.Figure()
+    support = np.asarray(next(iter(confusions.values()))).sum(axis=1)
+    ticks = [f"{g}<br>n={int(n)}" for g, n in zip(labels, support)]
     for name, cm in confusions.items():
-        fig.add_trace(go.Bar(name=name, x=list(labels), y=recall_from_confusion(cm) * 100))
+        fig.add_trace(go.Bar(name=name, x=ticks, y=recall_from_confusion(cm) * 100))
     fig.update_yaxes(title="recall (%)", range=[0, 105])
     fig.update_layout(barmode="group")
-    return _layout(fig, "Per-genre recall (out-of-fold)")
+    return _layout(fig, "Per-genre recall (clips never seen in training)")
 
 
 def learning_curves(histories: dict[str, pd.DataFrame], metric: str) -> go.Figure:

@@ -26,19 +26,23 @@ left, right = st.columns(2)
 genre_a = left.selectbox("Genre A", genres, index=genres.index("classical") if "classical" in genres else 0)
 genre_b = right.selectbox("Genre B", genres, index=genres.index("metal") if "metal" in genres else 1)
 a, b = images[genres.index(genre_a)], images[genres.index(genre_b)]
-zmin, zmax = float(np.percentile(images, 1)), float(np.percentile(images, 99))
-colorscale = "Magma" if kind == "mel" else "RdBu_r"
+# one colour range for both genres; MFCC coefficient 0 (loudness) is left out of the range and the image
+scale_images = images if kind == "mel" else images[:, 1:]
+zmin, zmax = float(np.percentile(scale_images, 1)), float(np.percentile(scale_images, 99))
+if kind == "mfcc":
+    zmax = max(abs(zmin), abs(zmax))
+    zmin = -zmax
 with left:
     show_chart(feature_heatmap(a, summary.seconds_per_frame, kind,
                                f"{genre_a} ({summary.clips_per_genre.get(genre_a, 0)} clips)",
-                               zmin=zmin, zmax=zmax, colorscale=colorscale), "a")
+                               zmin=zmin, zmax=zmax, zmid=0.0 if kind == "mfcc" else None), "a")
 with right:
     show_chart(feature_heatmap(b, summary.seconds_per_frame, kind,
                                f"{genre_b} ({summary.clips_per_genre.get(genre_b, 0)} clips)",
-                               zmin=zmin, zmax=zmax, colorscale=colorscale), "b")
+                               zmin=zmin, zmax=zmax, zmid=0.0 if kind == "mfcc" else None), "b")
 
 difference = a - b
-limit = float(np.percentile(np.abs(difference), 99)) or 1.0
+limit = float(np.percentile(np.abs(difference if kind == "mel" else difference[1:]), 99)) or 1.0
 show_chart(feature_heatmap(difference, summary.seconds_per_frame, kind, f"Difference: {genre_a} − {genre_b}",
                            zmin=-limit, zmax=limit, colorscale="RdBu_r", zmid=0.0), "diff")
 profile_a, profile_b = a.mean(axis=1), b.mean(axis=1)

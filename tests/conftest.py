@@ -1,6 +1,7 @@
 """Shared fixtures: small generated audio files and the optional GTZAN copy."""
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
@@ -24,6 +25,40 @@ def write_wav(path: Path, samples: np.ndarray, sr: int = SR, subtype: str = "PCM
     return path
 
 
+def _mp3_bytes(samples: np.ndarray, sr: int = SR) -> bytes:
+    buffer = io.BytesIO()
+    sf.write(buffer, samples, sr, format="MP3")
+    return buffer.getvalue()
+
+
+def rng_bytes(n: int, seed: int = 3) -> bytes:
+    return np.random.default_rng(seed).bytes(n)
+
+
+def encode_with_ffmpeg(samples: np.ndarray, rate: int, container: str, codec: str) -> bytes:
+    """Stereo file of ``samples`` (mono float32 at ``rate``) in ``container`` with ``codec``, via PyAV."""
+    import av
+
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format=container) as out:
+        stream = out.add_stream(codec, rate=rate)
+        stream.layout = "stereo"
+        frame = av.AudioFrame.from_ndarray(np.stack([samples, samples]), format="fltp", layout="stereo")
+        frame.sample_rate = rate
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            out.mux(packet)
+    return buffer.getvalue()
+
+
+def id3_with_cover_art(picture_bytes: int) -> bytes:
+    """An ID3v2.3 tag holding one APIC (cover picture) frame of ``picture_bytes`` bytes."""
+    body = b"\x00image/jpeg\x00\x03\x00" + b"\xff\xd8\xff\xe0" + rng_bytes(picture_bytes)
+    frame = b"APIC" + len(body).to_bytes(4, "big") + b"\x00\x00" + body
+    size = len(frame)
+    syncsafe = bytes([(size >> 21) & 0x7F, (size >> 14) & 0x7F, (size >> 7) & 0x7F, size & 0x7F])
+    return b"ID3\x03\x00\x00" + syncsafe + frame
+
+
 @pytest.fixture(scope="session")
 def audio_dir(tmp_path_factory) -> Path:
     """A folder of good and hostile audio files, generated once per test session."""
@@ -45,8 +80,19 @@ def audio_dir(tmp_path_factory) -> Path:
     sf.write(d / "chirp.ogg", chirp(5.0), SR)
     sf.write(d / "chirp.mp3", chirp(5.0), SR, format="MP3")
     sf.write(d / "chirp.au", chirp(5.0), SR, format="AU", subtype="PCM_16")
-    # 20 minutes at a low rate keeps the file small; the length check still applies
+    # 20 minutes at a low rate keeps the file small; the length limit still applies
     write_wav(d / "twenty_minutes.wav", np.tile(chirp(1.0, 2000, 50, 900), 20 * 60), 2000)
+    # what phones, stores and browsers produce, encoded here with FFmpeg (PyAV)
+    for name, container, codec, rate in [("chirp.m4a", "ipod", "aac", 44100), ("chirp.opus", "ogg", "libopus", 48000),
+                                         ("chirp.webm", "webm", "libopus", 48000)]:
+        (d / name).write_bytes(encode_with_ffmpeg(chirp(6.0, rate), rate, container, codec))
+    mp3 = (d / "chirp.mp3").read_bytes()
+    (d / "cover_art.mp3").write_bytes(id3_with_cover_art(300_000) + mp3)
+    long_mp3 = _mp3_bytes(np.tile(chirp(5.0), 4))  # 20 s
+    (d / "cut_short.mp3").write_bytes(long_mp3[: len(long_mp3) * 6 // 10])
+    (d / "zero_tail.mp3").write_bytes(long_mp3[: len(long_mp3) * 6 // 10] + bytes(len(long_mp3) * 4 // 10))
+    (d / "garbage_middle.mp3").write_bytes(long_mp3[: len(long_mp3) // 3] + rng_bytes(len(long_mp3) // 6)
+                                           + long_mp3[len(long_mp3) // 2:])
     nan = chirp(5.0)
     nan[1000:1100] = np.nan
     write_wav(d / "nan_float.wav", nan, subtype="FLOAT")
