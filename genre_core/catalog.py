@@ -108,3 +108,38 @@ def plain_svm_bar(models_dir: str | Path) -> dict | None:
     """The plain-SVM reference figures measured under the same folds, if stored."""
     path = Path(models_dir) / BAR_FILE
     return json.loads(path.read_text()) if path.exists() else None
+
+
+def training_clip_of(models_dir: str | Path, data: bytes) -> str | None:
+    """The GTZAN clip id when ``data`` is one of the files the models were trained on, else None.
+
+    Matches the file's sha256, or for 16-bit PCM WAV/AU the sha256 of its samples (the manifest's hash)."""
+    import hashlib
+    import io
+
+    import soundfile as sf
+
+    path = Path(models_dir) / SUMMARY_DIR / "summary.json"
+    if not path.exists():
+        return None
+    hashes = json.loads(path.read_text()).get("training_clip_hashes", {})
+    clip = hashes.get("file_sha256", {}).get(hashlib.sha256(data).hexdigest())
+    if clip or not hashes.get("pcm_sha256"):
+        return clip
+    try:
+        with sf.SoundFile(io.BytesIO(data)) as f:
+            if f.subtype != "PCM_16" or f.frames > 31 * f.samplerate:
+                return None
+            pcm = f.read(dtype="int16")
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError):
+        return None
+    return hashes["pcm_sha256"].get(hashlib.sha256(pcm.astype("<i2").tobytes()).hexdigest())
+
+
+def out_of_fold_answer(models_dir: str | Path, clip_id: str, model: str = "headline") -> dict | None:
+    """The stored out-of-fold row (true genre, answer, probabilities) of a training clip."""
+    path = Path(models_dir) / model / "oof_predictions.csv"
+    if not path.exists():
+        return None
+    frame = pd.read_csv(path).set_index("clip_id")
+    return frame.loc[clip_id].to_dict() if clip_id in frame.index else None

@@ -79,14 +79,18 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not args.no_ensemble:
         plain_svm_bar(index, cache, models_dir, k=args.folds)
         build_ensemble(models_dir, index)
-        _print_headline(models_dir)
+        _headline_and_states(models_dir, index, cache, Path(args.cache))
         write_dataset_summary(index, cache, models_dir, progress=not args.quiet)
     return 0
 
 
-def _print_headline(models_dir: Path) -> None:
+def _headline_and_states(models_dir: Path, index, cache: FeatureCache, cache_dir: Path) -> None:
+    """Choose the headline rule from stored predictions, then derive the answer-state thresholds."""
+    from .artifacts import shared_tagger
     from .decision import build_headline
     from .pipeline import STACK_MEMBERS
+    from .states import calibrate
+    from .transfer import TAGGER_NAME, EmbeddingCache
 
     metrics = build_headline(models_dir, STACK_MEMBERS)
     s = metrics["mean"]["summary"]
@@ -94,10 +98,18 @@ def _print_headline(models_dir: Path) -> None:
     print(f"headline: {chosen['rule']} {chosen['members']}; nested CV balanced accuracy "
           f"{s['balanced_accuracy']['mean']:.3f} ± {s['balanced_accuracy']['std']:.3f}, accuracy "
           f"{s['accuracy']['mean']:.3f} ± {s['accuracy']['std']:.3f}, macro-F1 {s['macro_f1']['mean']:.3f}")
+    if (models_dir / "musicnn_logreg" / "config.json").exists():
+        embeddings = EmbeddingCache(cache_dir / "embeddings", shared_tagger(models_dir, TAGGER_NAME))
+        t = calibrate(models_dir, index, embeddings, cache)
+        print(f"states: not sure below {t.unsure_below:.2f}, unlike the training music above novelty "
+              f"{t.novelty_above:.1f}, too quiet below {t.quiet_below_db:.0f} dBFS, mixed when under "
+              f"{t.mixed_share_below:.0%} of the 3 s patches agree with the answer")
 
 
 def cmd_headline(args: argparse.Namespace) -> int:
-    _print_headline(Path(args.models_dir))
+    index = index_dataset(_data_dir(args))
+    _headline_and_states(Path(args.models_dir), index, FeatureCache(args.cache, _feature_config(args)),
+                         Path(args.cache))
     return 0
 
 
@@ -234,7 +246,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-ensemble", action="store_true", help="do not rebuild the ensemble and dataset summary")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("headline", help="choose the headline rule from the stored out-of-fold predictions")
+    p = sub.add_parser("headline", help="choose the headline rule from the stored out-of-fold predictions and "
+                                        "derive the answer-state thresholds")
+    data_args(p)
     p.add_argument("--models-dir", default=str(DEFAULT_MODELS_DIR))
     p.set_defaults(func=cmd_headline)
 

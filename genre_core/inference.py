@@ -13,6 +13,7 @@ from .artifacts import CONFIG_FILE, StoredModel, list_model_folders, load_model
 from .audio import AudioClip, AudioSource, load_audio
 from .config import DEFAULT_FEATURES, GENRES, FeatureConfig
 from .decision import HEADLINE_NAME, Headline, load_headline
+from .states import StateModel, Verdict, assess, load_states, loudness_db
 from .errors import GenreCoreError, ModelLoadError
 from .evaluation import combine_windows
 from .musicnn import Tagger
@@ -165,6 +166,7 @@ class Classification:
     ensemble: ModelPrediction | None
     failures: dict[str, str] = field(default_factory=dict)  # model -> error message
     headline: ModelPrediction | None = None
+    verdict: Verdict | None = None  # confident / unsure / not music / mixed, when thresholds are stored
 
     @property
     def warnings(self) -> tuple[str, ...]:
@@ -184,11 +186,12 @@ class ModelZoo:
     """All loadable models of a folder. Broken folders are reported in ``errors``, not fatal."""
 
     def __init__(self, models: dict[str, StoredModel], errors: dict[str, str], ensemble_members: list[str],
-                 headline: Headline | None = None) -> None:
+                 headline: Headline | None = None, states: StateModel | None = None) -> None:
         self.models = models
         self.errors = errors
         self.ensemble_members = [m for m in ensemble_members if m in models]
         self.headline = headline
+        self.states = states
 
     @classmethod
     def load(cls, models_dir: str | Path = DEFAULT_MODELS_DIR) -> "ModelZoo":
@@ -215,7 +218,12 @@ class ModelZoo:
         except (ModelLoadError, OSError, KeyError, json.JSONDecodeError) as exc:
             errors[HEADLINE_NAME] = f"the headline rule could not be read ({exc}); showing the ensemble instead."
             headline = None
-        return cls(models, errors, members, headline)
+        try:
+            states = load_states(Path(models_dir))
+        except (OSError, KeyError, TypeError, ValueError) as exc:
+            errors["states"] = f"the confidence thresholds could not be read ({exc})."
+            states = None
+        return cls(models, errors, members, headline, states)
 
     @property
     def min_seconds(self) -> float:
@@ -250,7 +258,17 @@ class ModelZoo:
         members = [predictions[m] for m in self.ensemble_members if m in predictions]
         ensemble = ensemble_prediction(members) if members else None
         headline = headline_prediction(self.headline, predictions) if self.headline else None
-        return Classification(clip, analysis, predictions, ensemble, failures, headline)
+        verdict = self._verdict(headline, predictions, analysis) if headline and self.states else None
+        return Classification(clip, analysis, predictions, ensemble, failures, headline, verdict)
+
+    def _verdict(self, headline: ModelPrediction, predictions: dict[str, ModelPrediction],
+                 analysis: ClipAnalysis) -> Verdict:
+        patch_model = predictions.get(self.states.thresholds.evidence.get("patch_model", ""))
+        tagged = analysis.tagger_output(self.tagger) if self.tagger else None
+        return assess(headline.probabilities, headline.labels, loudness_db(analysis.handcrafted(DEFAULT_FEATURES)),
+                      None if tagged is None else tagged.penultimate.mean(axis=0),
+                      None if patch_model is None else patch_model.window_probabilities,
+                      None if patch_model is None else patch_model.window_times, self.states)
 
     def classify(self, source: AudioSource, progress: Callable[[str], None] | None = None) -> Classification:
         """Decode ``source`` and classify it; raises AudioError subclasses for bad input."""

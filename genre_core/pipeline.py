@@ -542,6 +542,24 @@ def grid_search(
 
 
 
+def training_clip_hashes(index: DatasetIndex) -> dict[str, dict[str, str]]:
+    """sha256 of every training file's bytes, and of its original 16-bit PCM where the copy's manifest.csv
+    gives it (GTZAN's own .wav/.au files then match too), so an uploaded training clip is recognised."""
+    import hashlib
+
+    files = {hashlib.sha256(c.path.read_bytes()).hexdigest(): c.clip_id for c in index.clips}
+    pcm: dict[str, str] = {}
+    manifest = index.root / "manifest.csv"
+    if manifest.exists():
+        table = pd.read_csv(manifest)
+        if {"file", "original_pcm_sha256"} <= set(table.columns):
+            present = {c.clip_id for c in index.clips}
+            for file, digest in zip(table["file"], table["original_pcm_sha256"]):
+                if Path(file).stem in present:
+                    pcm[str(digest)] = Path(file).stem
+    return {"file_sha256": files, "pcm_sha256": pcm}
+
+
 def write_dataset_summary(index: DatasetIndex, cache: FeatureCache, models_dir: Path, progress: bool = True) -> Path:
     """Average mel (n_mels, T) and MFCC (n_mfcc, T) image of every genre, aligned at the clip start."""
     from tqdm import tqdm
@@ -569,5 +587,6 @@ def write_dataset_summary(index: DatasetIndex, cache: FeatureCache, models_dir: 
     art.write_json(folder / "summary.json", {
         "feature_config": cache.cfg.to_dict(), "seconds_per_frame": cache.cfg.seconds_per_frame,
         "clips_per_genre": counts, "n_frames": n_frames, "data": _provenance(index, "all clips of the copy"),
+        "training_clip_hashes": training_clip_hashes(index),
     })
     return folder

@@ -90,6 +90,7 @@ def clip_probabilities(pipeline: Pipeline, patches: np.ndarray, n_classes: int) 
 
 def fit_patch_logreg(
     clip_patches: list[np.ndarray], labels: np.ndarray, seed: int = 0, inner_folds: int = 3,
+    grid: dict | None = None,
 ) -> tuple[Pipeline, dict]:
     """Standardise + class-balanced logistic regression on every patch of every clip.
 
@@ -106,8 +107,11 @@ def fit_patch_logreg(
     counts = np.bincount(labels)
     smallest = int(counts[counts > 0].min())
     cv = StratifiedGroupKFold(n_splits=max(2, min(inner_folds, smallest)), shuffle=True, random_state=seed)
-    search = GridSearchCV(pipeline, LOGREG_GRID, cv=cv, scoring="balanced_accuracy", n_jobs=1)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=UserWarning)  # y_pred classes absent from a small inner fold
+        if grid is not None and all(len(v) == 1 for v in grid.values()):  # nothing to choose: one fit
+            fitted = pipeline.set_params(**{k: v[0] for k, v in grid.items()}).fit(x, y)
+            return fitted, {k: v[0] for k, v in grid.items()}
+        search = GridSearchCV(pipeline, grid or LOGREG_GRID, cv=cv, scoring="balanced_accuracy", n_jobs=1)
         search.fit(x, y, groups=groups)
     return search.best_estimator_, dict(search.best_params_)

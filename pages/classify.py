@@ -10,9 +10,10 @@ import streamlit as st
 
 from app_support import MODELS_DIR, load_zoo, show_chart
 from genre_core.audio import SUPPORTED_EXTENSIONS
-from genre_core.catalog import metrics_table
+from genre_core.catalog import metrics_table, out_of_fold_answer, training_clip_of
 from genre_core.errors import AudioError, GenreCoreError
 from genre_core.plots import feature_heatmap, probability_bars, tag_bars, tag_timeline, timeline
+from genre_core.states import describe_sections
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +89,22 @@ for warning in result.warnings:
 for name, error in result.failures.items():
     st.warning(f"Model {name} could not classify this clip: {error}")
 
+training_clip = training_clip_of(MODELS_DIR, data)
+if training_clip:
+    oof = out_of_fold_answer(MODELS_DIR, training_clip)
+    held_out = (f" When it was held out (out-of-fold), the answer was **{oof['vote']}** for a "
+                f"**{oof['true']}** clip." if oof else "")
+    st.info(f"This is GTZAN clip **{training_clip}**, one the models were trained on, so their answer below says "
+            f"little about how they do on new music.{held_out}")
+
 final = result.final  # one rule: the genre is the top of these probabilities, and so is the chart's top bar
+verdict = result.verdict
+if verdict is not None and verdict.state == "not_music":
+    st.warning(f"**Not music?** {verdict.headline}")
+elif verdict is not None and verdict.state == "unsure":
+    st.warning(f"**{verdict.headline}**")
+elif verdict is not None and verdict.state == "mixed":
+    st.info(f"**{verdict.headline}** Sections: {describe_sections(verdict.sections)}.")
 genre = final.vote_label
 probability = float(final.probabilities[final.labels.index(genre)])
 agree = sum(p.mean_label == genre for p in result.predictions.values())
@@ -121,6 +137,8 @@ if final.window_probabilities is not None and len(final.window_probabilities) > 
     whose = final.timeline_model or final.model
     show_chart(timeline(final.labels, final.window_probabilities, final.window_times,
                         f"Genre along the song ({whose}, 3 s windows)"), "timeline")
+if verdict is not None and verdict.state != "mixed" and len(verdict.sections) > 1:
+    st.caption(f"Along the song: {describe_sections(verdict.sections)}.")
 if tagged is not None and len(tagged.tags) > 1:
     show_chart(tag_timeline(zoo.tagger.tags, tagged.tags, tagged.times), "tag_timeline")
 
