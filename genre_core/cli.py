@@ -49,7 +49,7 @@ def cmd_features(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .pipeline import MODEL_SPECS, build_ensemble, plain_svm_bar, train_spec, write_dataset_summary
+    from .pipeline import MODEL_SPECS, train_spec
 
     names = list(MODEL_SPECS) if args.model == ["all"] else args.model
     unknown = [n for n in names if n not in MODEL_SPECS]
@@ -77,10 +77,24 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"{name}: accuracy {s['accuracy']['mean']:.3f} ± {s['accuracy']['std']:.3f}, balanced "
               f"{s['balanced_accuracy']['mean']:.3f} ± {s['balanced_accuracy']['std']:.3f} ({metrics['training_seconds']} s)")
     if not args.no_ensemble:
-        plain_svm_bar(index, cache, models_dir, k=args.folds)
-        build_ensemble(models_dir, index)
-        _headline_and_states(models_dir, index, cache, Path(args.cache))
-        write_dataset_summary(index, cache, models_dir, progress=not args.quiet)
+        _finish_zoo(models_dir, index, cache, Path(args.cache), args.folds, not args.quiet)
+    return 0
+
+
+def _finish_zoo(models_dir: Path, index, cache: FeatureCache, cache_dir: Path, folds: int, progress: bool) -> None:
+    """What follows training the models: the SVM bar, ensemble, headline rule, states, dataset summary."""
+    from .pipeline import build_ensemble, plain_svm_bar, write_dataset_summary
+
+    plain_svm_bar(index, cache, models_dir, k=folds)
+    build_ensemble(models_dir, index)
+    _headline_and_states(models_dir, index, cache, cache_dir)
+    write_dataset_summary(index, cache, models_dir, progress=progress)
+
+
+def cmd_finish(args: argparse.Namespace) -> int:
+    index = index_dataset(_data_dir(args))
+    _finish_zoo(Path(args.models_dir), index, FeatureCache(args.cache, _feature_config(args)), Path(args.cache),
+                args.folds, not args.quiet)
     return 0
 
 
@@ -245,6 +259,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue from the checkpoints of an interrupted run")
     p.add_argument("--no-ensemble", action="store_true", help="do not rebuild the ensemble and dataset summary")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("finish", help="rebuild the SVM bar, ensemble, headline rule, answer states and dataset "
+                                      "summary from the stored models (what `train` does after the last model)")
+    data_args(p)
+    p.add_argument("--models-dir", default=str(DEFAULT_MODELS_DIR))
+    p.add_argument("--folds", type=int, default=5)
+    p.set_defaults(func=cmd_finish)
 
     p = sub.add_parser("headline", help="choose the headline rule from the stored out-of-fold predictions and "
                                         "derive the answer-state thresholds")

@@ -13,13 +13,13 @@ from .artifacts import CONFIG_FILE, StoredModel, list_model_folders, load_model
 from .audio import AudioClip, AudioSource, load_audio
 from .config import DEFAULT_FEATURES, GENRES, FeatureConfig
 from .decision import HEADLINE_NAME, Headline, load_headline
-from .states import StateModel, Verdict, assess, load_states, loudness_db
 from .errors import GenreCoreError, ModelLoadError
 from .evaluation import combine_windows
-from .musicnn import Tagger
-from .transfer import TaggerOutput, clip_probabilities, embed
 from .features import compute_clip_features, cut_windows, handcrafted_features, power_spectrogram, window_times
+from .musicnn import Tagger
+from .states import StateModel, Verdict, assess, load_states, loudness_db
 from .training import predict_windows
+from .transfer import TaggerOutput, clip_probabilities, embed
 
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 ENSEMBLE_NAME = "ensemble"

@@ -23,8 +23,8 @@ from .features import HANDCRAFTED_NAMES, cut_windows
 from .inference import ENSEMBLE_NAME, ModelPrediction, ensemble_prediction, predict_file
 from .models import build_network, count_parameters
 from .svm import PARAM_GRID, fit_svm, save_svm
-from .transfer import LOGREG_GRID, TAGGER_NAME, EmbeddingCache, clip_probabilities, fit_patch_logreg
 from .training import TrainConfig, normalization_stats, predict_windows, train_network
+from .transfer import LOGREG_GRID, TAGGER_NAME, EmbeddingCache, clip_probabilities, fit_patch_logreg
 
 
 @dataclass(frozen=True)

@@ -36,22 +36,23 @@ with record_tab:
     recorded = st.audio_input("Record from your microphone (at least a few seconds)", sample_rate=None)
 
 # The latest input wins: a new recording after an upload (or a new upload after a recording) is analysed.
-inputs = {"upload": uploaded.getvalue() if uploaded else None, "recording": recorded.getvalue() if recorded else None}
-digests = {k: hashlib.sha256(v).hexdigest() if v else None for k, v in inputs.items()}
+inputs = {"upload": uploaded.getvalue() if uploaded is not None else None,
+          "recording": recorded.getvalue() if recorded is not None else None}
+digests = {k: None if v is None else hashlib.sha256(v).hexdigest() for k, v in inputs.items()}
 seen = st.session_state.setdefault("seen_inputs", {"upload": None, "recording": None, "current": None})
 for kind in ("upload", "recording"):
     if digests[kind] != seen[kind]:
         seen[kind] = digests[kind]
-        if digests[kind]:
+        if digests[kind] is not None:
             seen["current"] = kind
 if seen["current"] is None or inputs[seen["current"]] is None:
-    seen["current"] = next((k for k in ("upload", "recording") if inputs[k]), None)
+    seen["current"] = next((k for k in ("upload", "recording") if inputs[k] is not None), None)
 if seen["current"] is None:
     st.info("Upload or record a song to classify it.")
     st.stop()
 
 data, digest = inputs[seen["current"]], digests[seen["current"]]
-if all(inputs.values()):
+if all(v is not None for v in inputs.values()):
     st.caption(f"Showing your latest input: the **{seen['current']}**.")
 limit_mb = st.get_option("server.maxUploadSize")
 if len(data) > limit_mb * 1024 * 1024:  # Streamlit enforces this too; this says it in words

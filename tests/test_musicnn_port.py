@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from musicnn_signal import SIGNAL_RATE, reference_signal
 
 from genre_core.audio import load_audio
 from genre_core.errors import ModelLoadError
 from genre_core.musicnn import cut_patches, load_tagger, log_mel
-from musicnn_signal import SIGNAL_RATE, reference_signal
 
 ROOT = Path(__file__).resolve().parent.parent
 TAGGER = ROOT / "models" / "musicnn_msd"
