@@ -1,7 +1,9 @@
 """Entry point: `streamlit run streamlit_app.py`."""
+from pathlib import Path
+
 import streamlit as st
 
-st.set_page_config(page_title="Genre classifier", page_icon=":material/music_note:", layout="wide")
+st.set_page_config(page_title="Genre classifier", page_icon=str(Path(__file__).parent / "static" / "icon.png"), layout="wide")
 
 pages = [
     st.Page("pages/classify.py", title="Classify a song", icon=":material/headphones:", default=True),

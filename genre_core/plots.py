@@ -25,9 +25,15 @@ MAGMA = [[0.0, "#010106"], *[[i / 9, c] for i, c in enumerate(
     if i > 0]]
 
 
+TICK_FONT = dict(size=15, color="#1c1e21")  # readable on a 1920 px projector (plotly's default is 12 px grey)
+
+
 def _layout(fig: go.Figure, title: str, height: int = 420) -> go.Figure:
     fig.update_layout(title=dict(text=title, font=dict(size=20)), font=FONT, height=height,
-                      margin=dict(l=60, r=20, t=60, b=50), template="plotly_white")
+                      margin=dict(l=60, r=20, t=60, b=50), template="plotly_white",
+                      legend=dict(font=dict(size=15)))
+    fig.update_xaxes(tickfont=TICK_FONT, title_font=dict(size=16))
+    fig.update_yaxes(tickfont=TICK_FONT, title_font=dict(size=16))
     return fig
 
 

@@ -64,23 +64,24 @@ st.audio(data)
 # One classification per distinct input in this session; reruns (widget changes) reuse it.
 cache = st.session_state.setdefault("classifications", {})
 if digest not in cache:
+    problem = None
     with st.status("Analysing the song…", expanded=False) as status:
         try:
             result = zoo.classify(data, progress=lambda step: status.update(label=step))
         except AudioError as exc:
-            status.update(label="The file could not be analysed.", state="error")
-            st.error(f"**This file can't be classified.** {exc}")
-            st.stop()
+            problem = f"**This file can't be classified.** {exc}"
         except GenreCoreError as exc:
-            status.update(label="The file could not be analysed.", state="error")
-            st.error(str(exc))
-            st.stop()
+            problem = str(exc)
         except Exception:  # never show a traceback to a listener; keep the details in the server log
             log.exception("classification failed")
+            problem = "Something went wrong while analysing this file. Please try another file."
+        if problem:
             status.update(label="The file could not be analysed.", state="error")
-            st.error("Something went wrong while analysing this file. Please try another file.")
-            st.stop()
-        status.update(label=f"Analysed with {len(result.predictions)} models.", state="complete")
+        else:
+            status.update(label=f"Analysed with {len(result.predictions)} models.", state="complete")
+    if problem:  # shown outside the collapsed status box
+        st.error(problem)
+        st.stop()
     cache.clear()  # keep only the latest song per session
     cache[digest] = result
 result = cache[digest]

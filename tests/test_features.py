@@ -9,7 +9,7 @@ import pytest
 from conftest import chirp
 
 from genre_core.audio import load_audio
-from genre_core.config import DEFAULT_FEATURES, SHORT_WINDOW_FEATURES, FeatureConfig
+from genre_core.config import DEFAULT_FEATURES, GENRES, SHORT_WINDOW_FEATURES, FeatureConfig
 from genre_core.features import (
     HANDCRAFTED_NAMES,
     compute_clip_features,
@@ -125,3 +125,29 @@ def test_zero_crossing_rate_matches_librosa(signal):
     ours = zero_crossing_rate(noisy, 2048, 512)
     expected = librosa.feature.zero_crossing_rate(noisy, frame_length=2048, hop_length=512)[0]
     np.testing.assert_allclose(ours, expected, atol=1e-9)
+
+
+def test_heatmap_colour_scales_avoid_streamlits_placeholder_colours():
+    """Streamlit's plotly theme repaints #000001-#000040; the darkest stop must be outside that range."""
+    from genre_core.plots import MAGMA, feature_heatmap, genre_grid
+
+    image = np.random.default_rng(0).normal(size=(128, 200)).astype(np.float32)
+    figures = [feature_heatmap(image, 0.02, "mel", "mel"), genre_grid(np.stack([image] * 10), GENRES, 0.02, "mel")]
+    for fig in figures:
+        for trace in fig.data:
+            for _, colour in trace.colorscale:
+                value = int(colour.lstrip("#"), 16) if colour.startswith("#") else None
+                assert value is None or not 0x000001 <= value <= 0x000040, colour
+    assert MAGMA[0][1] == "#010106" and MAGMA[-1][1] == "#fcfdbf"
+
+
+def test_mel_heatmap_axis_is_in_hertz_and_mfcc_leaves_out_coefficient_zero():
+    from genre_core.plots import feature_heatmap
+
+    mel = feature_heatmap(np.zeros((128, 50), dtype=np.float32), 0.02, "mel", "mel")
+    assert mel.layout.yaxis.title.text == "frequency (Hz)" and "k" in "".join(mel.layout.yaxis.ticktext)
+    mfcc = np.zeros((20, 50), dtype=np.float32)
+    mfcc[0] = -400.0  # loudness coefficient, far off the scale of the others
+    mfcc[1:] = np.random.default_rng(0).normal(size=(19, 50))
+    fig = feature_heatmap(mfcc, 0.02, "mfcc", "mfcc")
+    assert fig.data[0].z.shape[0] == 19 and fig.data[0].y[0] == 1 and fig.data[0].zmax < 10

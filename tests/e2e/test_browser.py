@@ -120,3 +120,55 @@ def test_other_pages_draw_their_charts(server, page, path, title, min_charts):
     assert page.locator('[data-testid="stException"]').count() == 0
     assert page.locator(".js-plotly-plot .main-svg").count() >= min_charts
     page.screenshot(path=str(SHOTS / f"{path}.png"), full_page=True)
+
+
+def test_an_m4a_upload_is_classified(server, page, gtzan_dir, tmp_path):
+    """What phones and stores produce: AAC in an MP4 container, encoded here from a GTZAN clip."""
+    import soundfile as sf
+    from conftest import encode_with_ffmpeg
+
+    from genre_core.inference import ModelZoo
+
+    samples, rate = sf.read(gtzan_dir / "rock" / "rock.00003.ogg", dtype="float32")
+    song = tmp_path / "rock.m4a"
+    song.write_bytes(encode_with_ffmpeg(samples, rate, "ipod", "aac"))
+    expected = ModelZoo.load().classify(song).final.vote_label
+    page.goto(server)
+    page.get_by_text("Upload or record a song").wait_for(timeout=120_000)
+    page.locator('input[type="file"]').first.set_input_files(str(song))
+    metric = page.locator('[data-testid="stMetric"]').filter(has_text="Predicted genre")
+    metric.wait_for(timeout=120_000)
+    assert expected.capitalize() in metric.inner_text()
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_a_recording_after_an_upload_replaces_it(server, browser, gtzan_dir, tmp_path):
+    """Chromium's fake microphone plays a GTZAN clip; recording after an upload analyses the recording."""
+    import soundfile as sf
+
+    samples, rate = sf.read(gtzan_dir / "classical" / "classical.00001.ogg", dtype="float32")
+    microphone = tmp_path / "microphone.wav"
+    sf.write(microphone, samples[: rate * 12], rate, subtype="PCM_16")
+    upload = tmp_path / "upload.wav"
+    sf.write(upload, sf.read(gtzan_dir / "pop" / "pop.00001.ogg", dtype="float32")[0][: rate * 10], rate)
+    args = CHROMIUM_ARGS + ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                            f"--use-file-for-fake-audio-capture={microphone}"]
+    with_microphone = browser.browser_type.launch(executable_path=CHROMIUM, args=args)
+    try:
+        context = with_microphone.new_context(viewport={"width": 1500, "height": 2600}, permissions=["microphone"])
+        page = context.new_page()
+        page.goto(server)
+        page.get_by_text("Upload or record a song").wait_for(timeout=120_000)
+        page.locator('input[type="file"]').first.set_input_files(str(upload))
+        page.locator('[data-testid="stMetric"]').filter(has_text="Predicted genre").wait_for(timeout=120_000)
+        _wait_idle(page)
+        page.get_by_role("tab", name="Record").click()
+        page.get_by_role("button", name="Record").click()
+        page.wait_for_timeout(6000)
+        page.get_by_role("button", name="Stop recording").click()
+        page.get_by_text("latest input: the recording").wait_for(timeout=120_000)
+        _wait_idle(page)
+        assert page.locator('[data-testid="stException"]').count() == 0
+        page.screenshot(path=str(SHOTS / "classify-recording.png"), full_page=True)
+    finally:
+        with_microphone.close()
