@@ -34,17 +34,16 @@ if protocol == "artist":
     metric_columns = {"balanced acc. (covered genres)": f"covered_balanced_accuracy_{rule}",
                       "accuracy (covered genres)": f"covered_accuracy_{rule}", **metric_columns}
 view = table.assign(**{label: table[col] for label, col in metric_columns.items()})
-if protocol == "kfold":
-    view = view.assign(**{f"± {label}": table[f"{col}_std"] for label, col in metric_columns.items()})
 sort_by = next(iter(metric_columns))
+if protocol == "kfold":  # the spread over folds of the leading figure; fits a 1280 px screen
+    view = view.assign(**{"±": table[f"{metric_columns[sort_by]}_std"]})
 view = view.sort_values(sort_by, ascending=False)
-shown = ["title", "model", "parameters"] + [c for label in metric_columns for c in
-                                             (label, f"± {label}") if c in view.columns]
+shown = ["title", "model"] + [c for label in metric_columns for c in (label, "±") if c in view.columns
+                              and (c != "±" or label == sort_by)]
 st.dataframe(view[shown], hide_index=True, width="stretch", column_config={
-    "title": st.column_config.TextColumn("model", width="large"),
-    "model": st.column_config.TextColumn("folder"),
-    **{c: st.column_config.NumberColumn(format="%.3f") for c in shown[3:]},
-    "parameters": st.column_config.NumberColumn(format="%d"),
+    "title": st.column_config.TextColumn("model", width="medium"),
+    "model": st.column_config.TextColumn("folder", width="small"),
+    **{c: st.column_config.NumberColumn(format="%.3f", width="small") for c in shown[2:]},
 })
 if protocol == "artist":
     st.caption(f"{int(table['test_clips'].iloc[0])} test clips. Covered genres (at least 5 test clips): "

@@ -182,3 +182,46 @@ def test_compare_page_renders_both_protocols():
     table = at.dataframe[0].value
     assert "balanced acc. (covered genres)" in table.columns and "musicnn_logreg" in set(table["model"])
     assert any("cannot speak for them" in c.value for c in at.caption)
+
+
+def _upload(at: AppTest, name: str, data: bytes) -> AppTest:
+    return at.file_uploader[0].set_value((name, data, "audio/wav")).run()
+
+
+def test_state_not_music_for_a_sweep():
+    at = _upload(_app().run(), "sweep.wav", _wav_bytes(np.tile(chirp(5.0), 2)))
+    assert any("Not music?" in w.value for w in at.warning), [w.value for w in at.warning]
+    assert any(m.label == "Predicted genre" for m in at.metric)  # the forced choice is still shown
+
+
+def test_state_mixed_for_a_medley_with_sections(gtzan_dir):
+    clips = ["classical/classical.00002.ogg", "metal/metal.00002.ogg", "reggae/reggae.00002.ogg"]
+    medley = np.concatenate([sf.read(gtzan_dir / c, dtype="float32")[0] for c in clips])
+    at = _upload(_app().run(), "medley.wav", _wav_bytes(medley))
+    assert not at.exception and not at.error
+    mixed = [i.value for i in at.info if "Mixed genres" in i.value]
+    assert mixed and "classical" in mixed[0] and "metal" in mixed[0] and "0:00–" in mixed[0], \
+        [i.value for i in at.info]
+
+
+def test_state_not_sure_is_shown_with_both_candidates(monkeypatch):
+    """The page's rendering of the 'not sure' state (its threshold is tested in test_states)."""
+    import genre_core.inference as inference
+    from genre_core.states import Verdict
+
+    def unsure(probabilities, labels, *args):
+        order = np.argsort(probabilities)[::-1]
+        return Verdict("unsure", labels[order[0]], float(probabilities[order[0]]), labels[order[1]],
+                       f"Not sure: {labels[order[0]]} or {labels[order[1]]}.")
+
+    monkeypatch.setattr(inference, "assess", unsure)
+    at = _upload(_app().run(), "song.wav", _wav_bytes(np.tile(chirp(5.0, 22050, 200, 900), 2)))
+    assert any("Not sure:" in w.value and " or " in w.value for w in at.warning), [w.value for w in at.warning]
+
+
+def test_a_training_clip_is_recognised_and_answered_out_of_fold(gtzan_dir):
+    at = _app().run()
+    clip = gtzan_dir / "jazz" / "jazz.00003.ogg"
+    at.file_uploader[0].set_value((clip.name, clip.read_bytes(), "audio/ogg")).run()
+    notice = [i.value for i in at.info if "one the models were trained on" in i.value]
+    assert notice and "jazz.00003" in notice[0] and "out-of-fold" in notice[0]
