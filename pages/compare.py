@@ -25,8 +25,11 @@ if table.empty:
 rule = st.radio("Clip decision", ["mean", "vote"], horizontal=True,
                 format_func=lambda r: "top genre of the mean probability (what the app shows)" if r == "mean"
                 else "majority vote of 3 s windows")
-st.caption(f"Protocol: {table['protocol'].iloc[0]}. Every model is scored on clips it never saw. Balanced accuracy "
-           "averages the recall of each genre, so the 100-clip genres do not dominate it; it is the figure to read.")
+st.caption(f"Protocol: {table['protocol'].iloc[0]}. Every model is scored on clips it never saw. **Balanced accuracy** "
+           "averages the recall of each genre, so the 100-clip genres do not dominate it; it is the figure to read. "
+           "**Headline** is the rule behind the answer on the Classify page, chosen among the single models and a "
+           "stacked combination by nested cross-validation; **ensemble** is the majority vote of the from-scratch "
+           "models, shown for comparison.")
 
 metric_columns = {"balanced accuracy": f"balanced_accuracy_{rule}", "macro-F1": f"macro_f1_{rule}",
                   "accuracy": f"accuracy_{rule}"}

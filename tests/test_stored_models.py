@@ -2,51 +2,91 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from genre_core.artifacts import list_model_folders, load_model
 from genre_core.config import DEFAULT_FEATURES, GENRES
+from genre_core.dataset import index_dataset
 from genre_core.evaluation import clip_metrics
-from genre_core.pipeline import ENSEMBLE_MEMBERS, MODEL_SPECS
+from genre_core.pipeline import ENSEMBLE_MEMBERS, MODEL_SPECS, artist_metrics
 from genre_core.verify import verify_reference_predictions
 
+MODELS = Path(__file__).resolve().parent.parent / "models"
+STORED = sorted(f.name for f in list_model_folders(MODELS) if f.name in MODEL_SPECS)
+SCORED = STORED + ["ensemble", "headline"]
 
-def test_every_specified_model_and_the_ensemble_is_stored(models_dir):
-    names = {f.name for f in list_model_folders(models_dir)}
-    assert set(MODEL_SPECS) | {"ensemble"} <= names
+
+def test_the_core_models_the_ensemble_and_the_headline_are_stored(models_dir):
+    assert {"musicnn_logreg", "deep_cnn_mel", "deep_cnn_mfcc", "svm_handcrafted", "linear_mel"} <= set(STORED)
+    for name in ("ensemble", "headline", "musicnn_msd"):
+        assert (models_dir / name / "config.json").exists(), name
     assert (models_dir / "dataset_summary" / "genre_averages.npz").exists()
+    assert (models_dir / "headline" / "states.json").exists()
 
 
-@pytest.mark.parametrize("name", sorted(MODEL_SPECS))
+@pytest.mark.parametrize("name", STORED)
 def test_stored_model_loads_with_its_metadata(models_dir, name):
     model = load_model(models_dir / name)
     assert model.labels == GENRES
     assert model.feature_config == DEFAULT_FEATURES
-    for file in ("metrics.json", "history.csv", "MODEL_CARD.md", "reference_predictions.json", "oof_predictions.csv"):
+    for file in ("metrics.json", "history.csv", "MODEL_CARD.md", "reference_predictions.json", "oof_predictions.csv",
+                 "artist_predictions.csv"):
         assert (models_dir / name / file).exists(), file
     assert model.config["data"]["n_clips"] == len(model.config["data"]["clip_ids"])
 
 
-@pytest.mark.parametrize("name", sorted(MODEL_SPECS) + ["ensemble"])
-def test_stored_metrics_follow_from_the_out_of_fold_predictions(models_dir, name):
-    """Recompute every fold's metrics from the stored predictions: no number is typed in by hand."""
+def test_every_stored_model_was_trained_on_the_same_clips(models_dir, gtzan_dir):
+    """Provenance: one copy of the data for the whole zoo, and those clips exist in $GTZAN_DIR."""
+    clip_sets = {name: frozenset(json.loads((models_dir / name / "config.json").read_text())["data"]["clip_ids"])
+                 for name in STORED}
+    assert len(set(clip_sets.values())) == 1, {n: len(c) for n, c in clip_sets.items()}
+    clips = next(iter(clip_sets.values()))
+    assert clips <= {c.clip_id for c in index_dataset(gtzan_dir).clips}
+    summary = json.loads((models_dir / "dataset_summary" / "summary.json").read_text())
+    assert set(summary["data"]["clip_ids"]) == clips
+
+
+@pytest.mark.parametrize("name", SCORED)
+def test_stored_metrics_follow_from_the_stored_predictions(models_dir, name):
+    """Recompute every fold's metrics, and the artist-filtered block, from the stored predictions."""
     oof = pd.read_csv(models_dir / name / "oof_predictions.csv")
     metrics = json.loads((models_dir / name / "metrics.json").read_text())
-    config = json.loads((models_dir / name / "config.json").read_text())
-    assert sorted(oof["clip_id"]) == sorted(config["data"]["clip_ids"])  # each clip tested exactly once
+    clip_ids = json.loads((models_dir / STORED[0] / "config.json").read_text())["data"]["clip_ids"]
+    assert sorted(oof["clip_id"]) == sorted(clip_ids)  # each clip tested exactly once
     for rule in ("vote", "mean"):
         for fold in metrics[rule]["folds"]:
             part = oof[oof["fold"] == fold["fold"]]
             again = clip_metrics(part["true"].map(GENRES.index).to_numpy(), part[rule].map(GENRES.index).to_numpy())
             assert again["accuracy"] == pytest.approx(fold["accuracy"])
             assert again["balanced_accuracy"] == pytest.approx(fold["balanced_accuracy"])
+    artist = pd.read_csv(models_dir / name / "artist_predictions.csv")
+    again = artist_metrics(artist)
+    assert again["vote"]["balanced_accuracy"] == pytest.approx(metrics["artist_filtered"]["vote"]["balanced_accuracy"])
+    assert again["covered_genres"] == metrics["artist_filtered"]["covered_genres"]
+    assert not set(artist["clip_id"]) & set(_artist_train_ids(models_dir))  # the test part is disjoint
+
+
+def _artist_train_ids(models_dir: Path) -> list[str]:
+    config = json.loads((models_dir / STORED[0] / "config.json").read_text())
+    artist = set(pd.read_csv(models_dir / STORED[0] / "artist_predictions.csv")["clip_id"])
+    return [c for c in config["data"]["clip_ids"] if c not in artist]
 
 
 def test_ensemble_members_were_fixed_in_code(models_dir):
     config = json.loads((models_dir / "ensemble" / "config.json").read_text())
-    assert tuple(config["members"]) == ENSEMBLE_MEMBERS
+    assert tuple(config["members"]) == tuple(m for m in ENSEMBLE_MEMBERS if m in STORED)
+
+
+def test_headline_is_at_least_as_good_as_its_best_member_out_of_fold(models_dir):
+    """The answer shown is the rule that won out of fold; it never scores below the single models it beat."""
+    config = json.loads((models_dir / "headline" / "config.json").read_text())
+    metrics = json.loads((models_dir / "headline" / "metrics.json").read_text())
+    scores = metrics["candidates_balanced_accuracy_all_folds"]
+    chosen = "stack" if config["rule"] == "stack" else config["members"][0]
+    assert scores[chosen] == max(scores.values())
 
 
 def test_stored_models_reproduce_their_recorded_predictions(models_dir, gtzan_dir):
