@@ -206,12 +206,24 @@ def cmd_predict(args: argparse.Namespace) -> int:
                          for t, p in zip(final.window_times if final.window_times is not None else [],
                                          final.window_probabilities if final.window_probabilities is not None else [])],
         }
+        verdict, tagged = result.verdict, result.tags(zoo.tagger)
+        if verdict is not None:
+            entry["state"] = {"state": verdict.state, "summary": verdict.headline,
+                              "sections": [{"start_s": s.start, "end_s": s.end, "genre": s.genre}
+                                           for s in verdict.sections]}
+        if tagged is not None:
+            order = np.argsort(tagged.mean_tags())[::-1][:5]
+            entry["tags"] = [[zoo.tagger.tags[i], round(float(tagged.mean_tags()[i]), 4)] for i in order]
         results.append(entry)
         if not args.json:
             for w in result.warnings:
                 print(f"warning: {w}", file=sys.stderr)
             top = ", ".join(f"{g} {p:.0%}" for g, p in final.top(3))
             print(f"{file}: {final.vote_label}  ({top})  [{final.model}, {result.clip.duration:.1f} s]")
+            if verdict is not None and verdict.state != "confident":
+                print(f"    {verdict.headline}")
+            if "tags" in entry:
+                print("    tags: " + ", ".join(f"{t} {p:.0%}" for t, p in entry["tags"]))
             if args.timeline:
                 for w in entry["timeline"]:
                     print(f"    {w['start_s']:7.2f}-{w['end_s']:7.2f} s  {w['genre']:<10} {w['probability']:.0%}")

@@ -160,6 +160,8 @@ def test_cli_predict_json(trained, tiny_gtzan):
     assert out.returncode == 0, out.stderr
     answer = json.loads(out.stdout)
     assert answer["genre"] in GENRES and len(answer["top3"]) == 3 and answer["timeline"]
+    assert answer["genre"] == max(answer["probabilities"], key=answer["probabilities"].get)  # one rule
+    assert len(answer["tags"]) == 5 and all(0 <= p <= 1 for _, p in answer["tags"])
 
 
 @pytest.mark.parametrize("name, expected", [
