@@ -17,6 +17,7 @@ from .artifacts import load_model
 from .catalog import BAR_FILE, SUMMARY_DIR
 from .config import DEFAULT_FEATURES, GENRES, FeatureConfig
 from .dataset import Clip, DatasetIndex, FeatureCache, artist_filtered_split, inner_validation_split, stratified_folds
+from .decision import read_predictions
 from .errors import DatasetError
 from .evaluation import clip_metrics, combine_windows, summarize_folds
 from .features import HANDCRAFTED_NAMES, cut_windows
@@ -354,15 +355,6 @@ def train_spec(
     return metrics
 
 
-def _member_predictions(models_dir: Path, members: tuple[str, ...], file: str) -> dict[str, pd.DataFrame]:
-    frames = {}
-    for name in members:
-        path = models_dir / name / file
-        if path.exists():
-            frames[name] = pd.read_csv(path).set_index("clip_id").sort_index()
-    return frames
-
-
 def _ensemble_rows(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """The ensemble's decision per clip from its members' stored predictions of the same clips."""
     first = next(iter(frames.values()))
@@ -380,7 +372,7 @@ def _ensemble_rows(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 def build_ensemble(models_dir: Path, index: DatasetIndex, members: tuple[str, ...] = ENSEMBLE_MEMBERS) -> dict:
     """Ensemble metrics from the members' out-of-fold predictions (same folds), and its folder."""
-    frames = _member_predictions(models_dir, members, art.OOF_FILE)
+    frames = read_predictions(models_dir, list(members), art.OOF_FILE)
     if not frames:
         raise FileNotFoundError("no ensemble member has been trained yet")
     oof = _ensemble_rows(frames)
@@ -397,7 +389,7 @@ def build_ensemble(models_dir: Path, index: DatasetIndex, members: tuple[str, ..
     metrics = {"protocol": protocol, "primary_rule": "vote", **_metrics_from_oof(oof),
                "training_seconds": round(sum(m["training_seconds"] for m in member_metrics.values()), 1)}
     oof.to_csv(folder / art.OOF_FILE, index=False, float_format="%.6f")
-    artist = _member_predictions(models_dir, tuple(frames), art.ARTIST_FILE)
+    artist = read_predictions(models_dir, list(frames), art.ARTIST_FILE)
     if len(artist) == len(frames):
         artist_frame = _ensemble_rows(artist)
         artist_frame.to_csv(folder / art.ARTIST_FILE, index=False, float_format="%.6f")
