@@ -225,3 +225,13 @@ def test_a_training_clip_is_recognised_and_answered_out_of_fold(gtzan_dir):
     at.file_uploader[0].set_value((clip.name, clip.read_bytes(), "audio/ogg")).run()
     notice = [i.value for i in at.info if "one the models were trained on" in i.value]
     assert notice and "jazz.00003" in notice[0] and "out-of-fold" in notice[0]
+
+
+def test_about_page_is_drawn_from_the_stored_results():
+    at = _app().run()
+    at.switch_page("pages/about.py").run()
+    assert not at.exception and not at.error
+    text = " ".join(m.value for m in at.markdown)
+    assert "clips** of GTZAN" in text and "artist-filtered test has" in text and "not sure" in text
+    table = at.dataframe[0].value
+    assert "musicnn_logreg" in set(table["folder"]) and table["balanced accuracy (5-fold)"].between(0, 1).all()

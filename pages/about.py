@@ -1,0 +1,88 @@
+"""About this app: the data, the two evaluation protocols, the models and the honest limits, all read from
+what training stored, so the page never goes stale."""
+from __future__ import annotations
+
+import json
+
+import streamlit as st
+
+from app_support import MODELS_DIR
+from genre_core.catalog import dataset_summary, metrics_table
+
+st.title("About this app")
+
+summary = dataset_summary(MODELS_DIR)
+kfold = metrics_table(MODELS_DIR, "kfold")
+artist = metrics_table(MODELS_DIR, "artist")
+headline_dir = MODELS_DIR / "headline"
+headline = json.loads((headline_dir / "config.json").read_text()) if (headline_dir / "config.json").exists() else None
+states_path = headline_dir / "states.json"
+states = json.loads(states_path.read_text()) if states_path.exists() else None
+
+st.header("The data")
+if summary is None:
+    st.warning("No dataset summary is stored; run `python -m genre_core train all`.")
+else:
+    counts = summary.clips_per_genre
+    total = sum(counts.values())
+    big = [g for g, n in counts.items() if n >= 50]
+    small = [g for g, n in counts.items() if 0 < n < 50]
+    st.markdown(
+        f"The models learned from **{total} clips** of GTZAN (Tzanetakis & Cook, 2002): 30 s excerpts at 22 050 Hz. "
+        f"This copy is unbalanced: {', '.join(f'{g} {counts[g]}' for g in big)} clips, and only about "
+        f"{min(counts[g] for g in small) if small else 0}–{max(counts[g] for g in small) if small else 0} clips each of "
+        f"{', '.join(small)}. Every figure for those genres rests on about ten songs. GTZAN also repeats some clips "
+        "and artists, which flatters scores measured by splitting clips at random.")
+
+st.header("How the models are scored")
+st.markdown(
+    "- **5-fold cross-validation**: every clip is tested once, by models trained on the other 80 %. Songs by the "
+    "same artist can sit on both sides, so this is optimistic.\n"
+    "- **Artist-filtered test**: the published artist-disjoint split of Kereliuk, Sturm & Larsen; the models are "
+    "trained once on its train part and scored once on its test part, where no training artist appears.")
+if not artist.empty:
+    block = artist.iloc[0]
+    st.markdown(f"On this copy the artist-filtered test has **{int(block['test_clips'])} clips**; only "
+                f"**{block['covered_genres']}** have enough of them to be judged, so it cannot speak for the other "
+                "genres.")
+st.markdown("Balanced accuracy (the mean of the per-genre recalls) leads, so the 100-clip genres cannot hide "
+            "the small ones.")
+
+st.header("The models")
+if not kfold.empty:
+    rows = kfold[["title", "model", "balanced_accuracy_mean", "balanced_accuracy_mean_std"]].rename(columns={
+        "title": "model", "model": "folder", "balanced_accuracy_mean": "balanced accuracy (5-fold)",
+        "balanced_accuracy_mean_std": "±"})
+    if not artist.empty:
+        covered = dict(zip(artist["model"], artist["covered_balanced_accuracy_mean"]))
+        rows["balanced accuracy (artist test, covered genres)"] = rows["folder"].map(covered)
+    st.dataframe(rows.sort_values("balanced accuracy (5-fold)", ascending=False), hide_index=True, width="stretch",
+                 column_config={c: st.column_config.NumberColumn(format="%.3f") for c in rows.columns[2:]})
+st.markdown(
+    "The ear of the app is **musicnn**, a network trained by its authors on about 200,000 songs of the Million "
+    "Song Dataset to tag music (rock, female vocalists, 80s, …). Its view of every 3 s of a song feeds a small "
+    "classifier trained on GTZAN. The networks trained from scratch on these few hundred clips are kept for "
+    "comparison: they know GTZAN, not music in general.")
+if headline is not None:
+    st.markdown(f"The answer you see comes from **{', '.join(headline['members'])}** "
+                f"({'a stacked combination' if headline['rule'] == 'stack' else 'one model'}), the rule that scored "
+                "best on clips it never saw, chosen by nested cross-validation among every single model and a "
+                "stacked combination.")
+
+st.header("Honest limits")
+limits = [
+    "Ten genres only, from 30 s excerpts of mostly late-1990s Western recordings: anything else is mapped to the "
+    "nearest of the ten.",
+    "Six genres rest on about ten training clips each; their figures vary a lot between folds.",
+    "The same song encoded differently (WAV or MP3) can get slightly different probabilities: MP3's encoder delay "
+    "shifts the 3 s patches.",
+]
+if states is not None:
+    t = states
+    limits.append(
+        f"The app says **not sure** below {t['unsure_below']:.0%} probability: under that level fewer than half of "
+        f"the out-of-fold answers were right ({t['evidence']['unsure']['clips_below']} training clips fell there). "
+        "It says **not music?** for sound far quieter than, or unlike, every training clip, and **mixed genres** when "
+        f"fewer than {t['mixed_share_below']:.0%} of a song's 3 s patches agree with its answer.")
+for limit in limits:
+    st.markdown(f"- {limit}")
