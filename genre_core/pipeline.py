@@ -493,8 +493,9 @@ def write_model_card(folder: Path, config: dict, metrics: dict, models_dir: Path
     lines += ["", "'vote' is the majority vote over 3 s windows (50 % overlap); 'mean' averages window probabilities "
               "(clip classifiers: both are their own clip-level decision).",
               "", "## Limits", "",
-              "- Trained on a partial GTZAN copy: classical and pop have 100 clips, the other genres about 10, so the",
-              "  per-genre recall of the small genres rests on ~10 clips each and varies a lot between folds.",
+              f"- Trained on {config['data']['n_clips']} GTZAN clips: " + ", ".join(
+                  f"{g} {n}" for g, n in config["data"]["clips_per_genre"].items()) + ". Where a genre has about",
+              "  ten clips, its recall rests on those few and varies a lot between folds.",
               "- GTZAN has repeated clips and artist overlap between k-fold folds, which flatters the k-fold numbers;",
               "  the artist-filtered test above is the harder, more honest figure for the genres it covers.",
               "- 30 s excerpts of Western popular music from around 2000; other music is outside what it has seen.", ""]
