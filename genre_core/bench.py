@@ -129,7 +129,7 @@ def _stages(zoo: ModelZoo, path: Path, repeats: int) -> dict[str, float]:
         samples = resample()
         out["musicnn front end"] = _median_ms(lambda: tagger.patches(samples), repeats)[0]
         patches = tagger.patches(samples)
-        out[f"musicnn network ({len(patches)} patches, 1 per call)"] = _median_ms(lambda: tagger.run(patches), repeats)[0]
+        out[f"musicnn network ({len(patches)} patches, 2 per call)"] = _median_ms(lambda: tagger.run(patches), repeats)[0]
         analysis.tagger_output(tagger)
     for name, model in zoo.models.items():
         label = f"{name} (head)" if model.kind == "transfer" else name

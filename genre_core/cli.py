@@ -131,7 +131,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     table = metrics_table(Path(args.models_dir), args.protocol)
     if table.empty:
         raise GenreCoreError(f"No trained models with {args.protocol} metrics under {args.models_dir}.")
-    rows = sorted(table.to_dict("records"), key=lambda r: -r["balanced_accuracy_mean"])
+    lead = "balanced_accuracy_mean" if args.protocol == "kfold" else "covered_balanced_accuracy_mean"
+    rows = sorted(table.to_dict("records"), key=lambda r: -(r[lead] if r[lead] == r[lead] else -1.0))
     if args.protocol == "kfold":
         f = lambda r, k: f"{r[k]:.3f} ± {r[k + '_std']:.3f}"  # noqa: E731
         header = ["model", "input", "parameters", "balanced acc.", "macro-F1", "accuracy", "balanced acc. (vote)"]

@@ -158,10 +158,11 @@ class Tagger:
         return cut_patches(log_mel(samples, self.front_end), self.front_end)
 
     @torch.inference_mode()
-    def run(self, patches: np.ndarray, per_call: int = 1) -> dict[str, np.ndarray]:
+    def run(self, patches: np.ndarray, per_call: int = 2) -> dict[str, np.ndarray]:
         """Tag probabilities (n_patches, n_tags) and penultimate features (n_patches, units).
 
-        ``per_call`` patches go through the network at once: on CPU one at a time is fastest.
+        ``per_call`` patches go through the network at once: on 2 CPU cores two at a time was fastest
+        (30 s clip: 1 per call 426 ms, 2: 369 ms, 5: 565 ms, 10: 887 ms).
         """
         outs: dict[str, list[np.ndarray]] = {"tags": [], "penultimate": []}
         for start in range(0, len(patches), per_call):
