@@ -79,6 +79,14 @@ def mel_band_hz(n_mels: int, sample_rate: int) -> np.ndarray:
     return librosa.mel_frequencies(n_mels=n_mels + 2, fmin=0.0, fmax=sample_rate / 2)[1:-1]
 
 
+def mel_hz_ticks(n_mels: int, sample_rate: int) -> dict:
+    """y-axis ticks of a mel image (rows = bands) labelled in Hz at round frequencies."""
+    hz = mel_band_hz(n_mels, sample_rate)
+    wanted = [f for f in (500, 1000, 2000, 4000, 8000, 16000) if hz[0] <= f <= hz[-1]]  # lower ones crowd
+    ticks = [int(np.argmin(np.abs(hz - f))) for f in wanted]
+    return {"tickvals": ticks, "ticktext": [f"{f:,}" if f < 1000 else f"{f // 1000} k" for f in wanted]}
+
+
 def feature_heatmap(image: np.ndarray, seconds_per_frame: float, kind: str, title: str,
                     zmin: float | None = None, zmax: float | None = None, colorscale=None,
                     zmid: float | None = None, height: int = 380, sample_rate: int = 22050) -> go.Figure:
@@ -107,9 +115,7 @@ def feature_heatmap(image: np.ndarray, seconds_per_frame: float, kind: str, titl
     ))
     fig.update_xaxes(title="time (s)")
     if kind == "mel":
-        ticks = [i for i, f in enumerate(hz) if i == 0 or int(np.log2(max(f, 1))) != int(np.log2(max(hz[i - 1], 1)))]
-        fig.update_yaxes(title="frequency (Hz)", tickvals=ticks,
-                         ticktext=[f"{hz[i]:,.0f}" if hz[i] < 1000 else f"{hz[i] / 1000:.1f} k" for i in ticks])
+        fig.update_yaxes(title="frequency (Hz)", **mel_hz_ticks(small.shape[0], sample_rate))
     else:
         fig.update_yaxes(title="MFCC coefficient")
     return _layout(fig, title, height)
@@ -140,7 +146,8 @@ def tag_timeline(tags: Sequence[str], patch_tags: np.ndarray, times: np.ndarray,
     return _layout(fig, title, 80 + 34 * k)
 
 
-def genre_grid(images: np.ndarray, genres: Sequence[str], seconds_per_frame: float, kind: str) -> go.Figure:
+def genre_grid(images: np.ndarray, genres: Sequence[str], seconds_per_frame: float, kind: str,
+               sample_rate: int = 22050) -> go.Figure:
     """All genres' average images (n_genres, n_bins, n_frames) on one shared colour scale, 2 rows."""
     if kind == "mfcc":
         images = images[:, 1:]  # coefficient 0 (loudness) would swamp the shared colour range
@@ -156,7 +163,11 @@ def genre_grid(images: np.ndarray, genres: Sequence[str], seconds_per_frame: flo
                                  colorbar=dict(title="dB" if kind == "mel" else "value")),
                       row=i // cols + 1, col=i % cols + 1)
     fig.update_xaxes(title_text="time (s)", row=rows)
-    fig.update_yaxes(title_text="mel band" if kind == "mel" else "MFCC", col=1)
+    if kind == "mel":
+        fig.update_yaxes(**mel_hz_ticks(images.shape[1], sample_rate))
+        fig.update_yaxes(title_text="frequency (Hz)", col=1)
+    else:
+        fig.update_yaxes(title_text="MFCC", col=1)
     return _layout(fig, f"Average {'mel spectrogram' if kind == 'mel' else 'MFCC'} per genre", 300 * rows + 80)
 
 
