@@ -26,8 +26,9 @@ from safetensors.torch import save_file
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
 
-from genre_core.musicnn import MusiCNN, TaggerFrontEnd  # noqa: E402
 from tf_checkpoint import read_checkpoint  # noqa: E402
+
+from genre_core.musicnn import MusiCNN, TaggerFrontEnd  # noqa: E402
 
 PACKAGE, VERSION, MODEL = "musicnn", "0.1.0", "MSD_musicnn"
 ARCHITECTURE = {"n_mels": 96, "n_tags": 50, "midend_filters": 64, "backend_units": 200, "frontend_scale": 1.6}

@@ -145,7 +145,8 @@ def test_mel_heatmap_axis_is_in_hertz_and_mfcc_leaves_out_coefficient_zero():
     from genre_core.plots import feature_heatmap
 
     mel = feature_heatmap(np.zeros((128, 50), dtype=np.float32), 0.02, "mel", "mel")
-    assert mel.layout.yaxis.title.text == "frequency (Hz)" and list(mel.layout.yaxis.ticktext) == ["500", "1 k", "2 k", "4 k", "8 k"]
+    assert mel.layout.yaxis.title.text == "frequency (Hz)"
+    assert list(mel.layout.yaxis.ticktext) == ["500", "1 k", "2 k", "4 k", "8 k"]
     mfcc = np.zeros((20, 50), dtype=np.float32)
     mfcc[0] = -400.0  # loudness coefficient, far off the scale of the others
     mfcc[1:] = np.random.default_rng(0).normal(size=(19, 50))
