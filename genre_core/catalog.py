@@ -28,9 +28,6 @@ def stored_models(models_dir: str | Path) -> dict[str, dict]:
     return out
 
 
-PROTOCOLS = {"kfold": "clip-level stratified 5-fold", "artist": "artist-filtered test"}
-
-
 def metrics_table(models_dir: str | Path, protocol: str = "kfold") -> pd.DataFrame:
     """One row per model; ``*_vote`` use the window majority vote, ``*_mean`` the mean probability.
 

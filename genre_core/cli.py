@@ -266,7 +266,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--models-dir", default=str(DEFAULT_MODELS_DIR))
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--split", choices=["kfold", "artist"], default="kfold",
-                   help="kfold: stratified k-fold by clip; artist: the published artist-filtered split (full dataset)")
+                   help="kfold: stratified k-fold by clip (plus the artist-filtered test as its own block when splits/ "
+                        "exists); artist: only the artist-filtered split")
     p.add_argument("--epochs", type=int, help="override the maximum number of epochs")
     p.add_argument("--checkpoints", default=str(default_cache_dir() / "checkpoints"), help="checkpoint folder")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoints of an interrupted run")

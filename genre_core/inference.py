@@ -85,7 +85,6 @@ class ClipAnalysis:
             self._handcrafted[cfg] = handcrafted_features(self.samples(cfg.sample_rate), cfg, self.power(cfg))
         return self._handcrafted[cfg]
 
-
     def tagger_output(self, tagger: Tagger) -> TaggerOutput:
         """What the pretrained tagger hears in every 3 s patch, computed once per clip."""
         if tagger.name not in self._tagged:

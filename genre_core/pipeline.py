@@ -254,15 +254,16 @@ def evaluation_folds(index: DatasetIndex, split: str, k: int, seed: int) -> tupl
     """Clip-index (train, test) pairs and a description of the protocol.
 
     ``split`` is "kfold" (stratified k-fold by clip) or "artist" (the published artist-filtered
-    train+valid / test split; needs the full dataset).
+    train+valid / test split, restricted to the clips present). With "kfold" the artist-filtered test is
+    also run, as its own block, whenever the split lists are present.
     """
     if split == "kfold":
         return stratified_folds(index.labels(), k, seed), f"clip-level stratified {k}-fold (seed {seed})"
     if split == "artist":
         parts = artist_filtered_split(index)
         if parts is None:
-            raise DatasetError("The artist-filtered split needs splits/*_filtered.txt and (nearly) all the clips it "
-                               "names; this dataset folder lacks them. Use the default --split kfold.")
+            raise DatasetError("The artist-filtered split needs splits/*_filtered.txt naming train and test clips that "
+                               "are in this dataset folder; it has none. Use the default --split kfold.")
         return [(np.concatenate([parts["train"], parts["valid"]]), parts["test"])], \
             "artist-filtered split of Kereliuk, Sturm & Larsen (train+valid / test)"
     raise ValueError(f"unknown split '{split}'")
