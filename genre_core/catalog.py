@@ -107,10 +107,11 @@ def plain_svm_bar(models_dir: str | Path) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def training_clip_of(models_dir: str | Path, data: bytes) -> str | None:
+def training_clip_of(models_dir: str | Path, data: bytes, sha256_hex: str | None = None) -> str | None:
     """The GTZAN clip id when ``data`` is one of the files the models were trained on, else None.
 
-    Matches the file's sha256, or for 16-bit PCM WAV/AU the sha256 of its samples (the manifest's hash)."""
+    Matches the file's sha256 (``sha256_hex`` when the caller has it already), or for 16-bit PCM WAV/AU
+    the sha256 of its samples (the manifest's hash)."""
     import hashlib
     import io
 
@@ -120,7 +121,7 @@ def training_clip_of(models_dir: str | Path, data: bytes) -> str | None:
     if not path.exists():
         return None
     hashes = json.loads(path.read_text()).get("training_clip_hashes", {})
-    clip = hashes.get("file_sha256", {}).get(hashlib.sha256(data).hexdigest())
+    clip = hashes.get("file_sha256", {}).get(sha256_hex or hashlib.sha256(data).hexdigest())
     if clip or not hashes.get("pcm_sha256"):
         return clip
     try:

@@ -24,7 +24,7 @@ from sklearn.preprocessing import StandardScaler
 
 from . import artifacts as art
 from .config import GENRES
-from .svm import load_svm, save_svm
+from .svm import class_probabilities, load_svm, save_svm
 
 HEADLINE_NAME = "headline"
 STACK_FILE = "stack.skops"
@@ -77,9 +77,7 @@ def _probabilities(candidate: Candidate, frames: dict[str, pd.DataFrame], train_
         return frames[candidate.members[0]].loc[test_ids, PROB_COLUMNS].to_numpy(dtype=float)
     stacker = _fit_stacker(_stack_inputs(frames, candidate.members, train_ids),
                            labels.loc[train_ids].map(GENRES.index).to_numpy())
-    full = np.zeros((len(test_ids), len(GENRES)))
-    full[:, stacker.classes_] = stacker.predict_proba(_stack_inputs(frames, candidate.members, test_ids))
-    return full
+    return class_probabilities(stacker, _stack_inputs(frames, candidate.members, test_ids), len(GENRES))
 
 
 def _score(candidate: Candidate, frames: dict[str, pd.DataFrame], ids: pd.Index, folds: pd.Series,
@@ -165,8 +163,7 @@ def build_headline(models_dir: Path, stack_members: tuple[str, ...], provenance:
     if len(artist) == len(chosen.members):
         test_ids = next(iter(artist.values())).index
         if chosen.stacked:
-            probs = np.zeros((len(test_ids), len(GENRES)))
-            probs[:, stacker.classes_] = stacker.predict_proba(_stack_inputs(artist, chosen.members, test_ids))
+            probs = class_probabilities(stacker, _stack_inputs(artist, chosen.members, test_ids), len(GENRES))
         else:
             probs = artist[chosen.members[0]].loc[test_ids, PROB_COLUMNS].to_numpy(dtype=float)
         predicted = [GENRES[int(i)] for i in probs.argmax(axis=1)]
@@ -221,9 +218,7 @@ class Headline:
         if self.stacker is None:
             return np.asarray(member_probabilities[self.members[0]], dtype=np.float64)
         x = np.hstack([member_probabilities[m] for m in self.members])[None, :]
-        full = np.zeros(len(GENRES))
-        full[self.stacker.classes_] = self.stacker.predict_proba(x)[0]
-        return full
+        return class_probabilities(self.stacker, x, len(GENRES))[0]
 
 
 def load_headline(models_dir: Path) -> Headline | None:

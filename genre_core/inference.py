@@ -18,6 +18,7 @@ from .evaluation import combine_windows
 from .features import compute_clip_features, cut_windows, handcrafted_features, power_spectrogram, window_times
 from .musicnn import Tagger
 from .states import StateModel, Verdict, assess, load_states, loudness_db
+from .svm import class_probabilities
 from .training import predict_windows
 from .transfer import TaggerOutput, clip_probabilities, embed
 
@@ -102,9 +103,7 @@ def predict_with(model: StoredModel, analysis: ClipAnalysis) -> ModelPrediction:
                                patch_probs, tagged.times)
     if model.kind == "svm":
         features = analysis.handcrafted(cfg)[None, :]
-        # predict_proba columns follow the classes seen in training: place them by label index
-        full = np.zeros(len(model.labels), dtype=np.float64)
-        full[model.svm.classes_] = model.svm.predict_proba(features)[0]
+        full = class_probabilities(model.svm, features, len(model.labels))[0]
         # The vote is the SVM's own decision; its Platt probabilities can disagree with it.
         return ModelPrediction(model.name, model.labels, full, model.labels[int(model.svm.predict(features)[0])])
     image = analysis.image(cfg, model.representation)

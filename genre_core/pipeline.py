@@ -23,7 +23,7 @@ from .evaluation import clip_metrics, combine_windows, summarize_folds
 from .features import HANDCRAFTED_NAMES, cut_windows
 from .inference import ENSEMBLE_NAME, ModelPrediction, ensemble_prediction, predict_file
 from .models import build_network, count_parameters
-from .svm import PARAM_GRID, fit_svm, save_svm
+from .svm import PARAM_GRID, class_probabilities, fit_svm, save_svm
 from .training import TrainConfig, normalization_stats, predict_windows, train_network
 from .transfer import LOGREG_GRID, TAGGER_NAME, EmbeddingCache, clip_probabilities, fit_patch_logreg
 
@@ -219,8 +219,7 @@ class ClipClassifier:
     def predict(self, pipeline, idx: np.ndarray) -> tuple[np.ndarray, list[int]]:
         """(n, n_classes) probabilities and each clip's decision."""
         if self.kind == "svm":
-            probs = np.zeros((len(idx), len(GENRES)))
-            probs[:, pipeline.classes_] = pipeline.predict_proba(self.features[idx])
+            probs = class_probabilities(pipeline, self.features[idx], len(GENRES))
             # The SVM's own decision is its vote; its Platt probabilities can disagree on small data.
             return probs, list(pipeline.predict(self.features[idx]))
         probs = np.stack([clip_probabilities(pipeline, self.patches[i], len(GENRES))[0] for i in idx])

@@ -50,6 +50,14 @@ def fit_svm(features: np.ndarray, labels: np.ndarray, seed: int = 0, inner_folds
     return search.best_estimator_, {k: v for k, v in search.best_params_.items()}
 
 
+def class_probabilities(pipeline: Pipeline, features: np.ndarray, n_classes: int) -> np.ndarray:
+    """(n, n_features) -> (n, n_classes): predict_proba's columns follow the classes seen in training,
+    so they are placed by label index (a genre absent from training gets 0)."""
+    full = np.zeros((len(features), n_classes))
+    full[:, pipeline.classes_] = pipeline.predict_proba(features)
+    return full
+
+
 def save_svm(pipeline: Pipeline, path: Path) -> str:
     """Write the pipeline with skops; return the file's sha256."""
     sio.dump(pipeline, path)

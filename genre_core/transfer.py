@@ -24,6 +24,7 @@ from sklearn.preprocessing import StandardScaler
 from .audio import load_audio
 from .dataset import Clip, DatasetIndex, file_digest
 from .musicnn import Tagger, patch_times
+from .svm import class_probabilities
 
 TAGGER_NAME = "musicnn_msd"
 EMBEDDING_VERSION = 1  # bump when the way patches are embedded changes
@@ -83,8 +84,7 @@ class EmbeddingCache:
 
 def clip_probabilities(pipeline: Pipeline, patches: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
     """(n_patches, n_units) embeddings -> clip probabilities (n_classes,) and patch ones (n_patches, n_classes)."""
-    patch_probs = np.zeros((len(patches), n_classes))
-    patch_probs[:, pipeline.classes_] = pipeline.predict_proba(patches)
+    patch_probs = class_probabilities(pipeline, patches, n_classes)
     return patch_probs.mean(axis=0), patch_probs
 
 

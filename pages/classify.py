@@ -91,7 +91,7 @@ for warning in result.warnings:
 for name, error in result.failures.items():
     st.warning(f"Model {name} could not classify this clip: {error}")
 
-training_clip = training_clip_of(MODELS_DIR, data)
+training_clip = training_clip_of(MODELS_DIR, data, digest)
 if training_clip:
     oof = out_of_fold_answer(MODELS_DIR, training_clip)
     held_out = (f" When it was held out (out-of-fold), the answer was **{oof['vote']}** for a "
