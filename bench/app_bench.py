@@ -1,27 +1,46 @@
-"""App-level figures: cold start and concurrent sessions, in headless Debian Chromium.
+"""App-level speed figures in headless Debian Chromium (issue: speed a listener feels). Prints medians.
 
-    .venv/bin/python bench/app_bench.py --data ../shared/gtzan --sessions 4
+    .venv/bin/python bench/app_bench.py --data ../shared/gtzan              # everything (~15 min)
+    .venv/bin/python bench/app_bench.py --data ../shared/gtzan --only pages upload
 
-Cold start: time from `streamlit run` to the classify page showing the genre of the first upload.
-Load test: N browser sessions (separate contexts = separate Streamlit sessions) each upload a
-different clip at the same moment; every answer must be the genre genre_core gives for that clip
-(so no session sees another's upload), and the server must stay healthy. Loopback only.
+Parts (``--only``):
+- cold:     `streamlit run` -> the classify page shows the genre of the first upload.
+- pages:    a new browser session opens Classify / Explore / Compare: until the script has finished
+            and every chart on the page is drawn; also the bytes the server sent over the websocket.
+- upload:   warm server, new session: upload a 30 s clip -> the genre shown, -> every chart drawn;
+            the same for a 4-minute song.
+- sessions: N sessions upload different clips at the same moment; every answer must equal the
+            CLI's for that clip (so no session sees another's upload); p50/p95 upload -> answer.
+- soak:     M classifications in a row (a new session each), the server's resident memory sampled
+            after each; growth after the warm-up must stay under 10 %.
+Loopback only; the server is started fresh for each run.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
 import socket
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
+
+import numpy as np
+import soundfile as sf
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync"]
+IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+PAGES = {"Classify": ("", "Upload or record a song"), "Explore": ("explore", "Explore the dataset"),
+         "Compare": ("compare", "Compare models")}
+# every plotly chart in the DOM has drawn its SVG
+CHARTS_DRAWN = """() => { const charts = document.querySelectorAll('[data-testid="stPlotlyChart"]');
+  return [...charts].every(c => c.querySelector('.main-svg')); }"""
 
 
 def free_port() -> int:
@@ -47,27 +66,75 @@ def wait_healthy(url: str, timeout: float = 120) -> None:
     raise RuntimeError("server never became healthy")
 
 
-async def classify_in_browser(browser, url: str, clip: Path) -> tuple[str, float]:
-    """Open a fresh session, upload ``clip``; return (shown genre, seconds from upload to answer)."""
-    context = await browser.new_context()
+def rss_mb(pid: int, field: str = "VmRSS:") -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def p95(values: list[float]) -> float:
+    return float(np.percentile(values, 95)) if values else float("nan")
+
+
+async def wait_drawn(page, timeout: float = 180_000) -> None:
+    """The script has finished this run and every chart is drawn."""
+    await page.locator(IDLE).wait_for(state="attached", timeout=timeout)
+    await page.wait_for_function(CHARTS_DRAWN, timeout=timeout)
+
+
+async def open_page(browser, url: str, name: str) -> tuple[float, int]:
+    """A new session opens page ``name``: (seconds until drawn, bytes received over the websocket)."""
+    path, marker = PAGES[name]
+    context = await browser.new_context(viewport={"width": 1400, "height": 900})
+    page = await context.new_page()
+    received = [0]
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: received.__setitem__(
+        0, received[0] + len(payload))))
+    start = time.perf_counter()
+    await page.goto(f"{url}/{path}")
+    await page.get_by_text(marker).first.wait_for(timeout=180_000)
+    await wait_drawn(page)
+    elapsed = time.perf_counter() - start
+    await context.close()
+    return elapsed, received[0]
+
+
+async def upload(browser, url: str, clip: Path) -> tuple[str, float, float]:
+    """A new session uploads ``clip``: (genre shown, seconds to the answer, seconds to every chart drawn)."""
+    context = await browser.new_context(viewport={"width": 1400, "height": 900})
     page = await context.new_page()
     await page.goto(url)
     await page.get_by_text("Upload or record a song").wait_for(timeout=180_000)
+    await page.locator(IDLE).wait_for(state="attached", timeout=180_000)
     start = time.perf_counter()
     await page.locator('input[type="file"]').first.set_input_files(str(clip))
     metric = page.locator('[data-testid="stMetric"]').filter(has_text="Predicted genre")
     await metric.wait_for(timeout=180_000)
-    elapsed = time.perf_counter() - start
+    answer = time.perf_counter() - start
     text = (await metric.inner_text()).split("\n")[-1].strip().lower()
+    await page.get_by_text("How every model voted").wait_for(timeout=180_000)
+    await wait_drawn(page)
+    charts = time.perf_counter() - start
     await context.close()
-    return text, elapsed
+    return text, answer, charts
 
 
-def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+def long_song(clips: list[Path], seconds: float, folder: Path) -> Path:
+    pieces, total = [], 0
+    for clip in clips:
+        y, sr = sf.read(clip, dtype="float32")
+        pieces.append(y)
+        total += len(y)
+        if total >= seconds * sr:
+            break
+    path = folder / f"song_{int(seconds)}s.wav"
+    sf.write(path, np.concatenate(pieces)[: int(seconds * sr)], sr, subtype="PCM_16")
+    return path
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -76,12 +143,22 @@ async def main(args: argparse.Namespace) -> None:
     from genre_core.dataset import index_dataset
     from genre_core.inference import ModelZoo
 
+    only = set(args.only or ["cold", "pages", "upload", "sessions", "soak"])
     clips = index_dataset(args.data).clips
-    # one clip of each of several genres, so sessions expect different answers
-    chosen = [next(c for c in clips if c.genre == g) for g in dict.fromkeys(c.genre for c in clips)][: args.sessions]
+    by_genre: dict[str, list[Path]] = {}
+    for c in clips:
+        by_genre.setdefault(c.genre, []).append(c.path)
+    # one clip of each genre first, then more: sessions and the soak expect different answers
+    order = [paths[i] for i in range(max(map(len, by_genre.values()))) for paths in by_genre.values() if i < len(paths)]
     zoo = ModelZoo.load()
-    expected = {c.path: zoo.classify(c.path).final.vote_label for c in chosen}
+    expected: dict[Path, str] = {}
 
+    def cli_answer(path: Path) -> str:
+        if path not in expected:
+            expected[path] = zoo.classify(path).final.vote_label
+        return expected[path]
+
+    tmp = Path(tempfile.mkdtemp())
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     async with async_playwright() as p:
@@ -91,22 +168,46 @@ async def main(args: argparse.Namespace) -> None:
         try:
             wait_healthy(url)
             healthy = time.perf_counter() - t0
-            genre, _ = await classify_in_browser(browser, url, chosen[0].path)
-            cold = time.perf_counter() - t0
-            print(f"cold start: healthy after {healthy:.1f} s; first upload answered {cold:.1f} s after "
-                  f"`streamlit run` ({genre}, expected {expected[chosen[0].path]})")
-            for n in sorted({1, args.sessions}):
-                batch = chosen[:n]
+            genre, answer, _ = await upload(browser, url, order[0])
+            if "cold" in only:
+                print(f"cold start: healthy {healthy:.1f} s; first upload answered {time.perf_counter() - t0:.1f} s "
+                      f"after `streamlit run` (upload -> answer {answer:.1f} s; {genre}, CLI {cli_answer(order[0])})")
+            if "pages" in only:
+                for name in PAGES:
+                    runs = [await open_page(browser, url, name) for _ in range(args.repeats)]
+                    print(f"new session opens {name:<8}: median {median([r[0] for r in runs]):.2f} s "
+                          f"(of {len(runs)}), {runs[0][1] / 1e6:.2f} MB over the websocket")
+            if "upload" in only:
+                song = long_song(order, 240, tmp)
+                for label, clip in (("30 s clip", order[1]), ("4-minute song", song)):
+                    runs = [await upload(browser, url, clip) for _ in range(args.repeats)]
+                    print(f"warm upload of a {label}: answer median {median([r[1] for r in runs]):.2f} s, every chart "
+                          f"{median([r[2] for r in runs]):.2f} s (of {len(runs)}; {runs[0][0]}, CLI {cli_answer(clip)})")
+            if "sessions" in only:
+                batch = order[: args.sessions]
                 start = time.perf_counter()
-                results = await asyncio.gather(*(classify_in_browser(browser, url, c.path) for c in batch))
+                results = await asyncio.gather(*(upload(browser, url, c) for c in batch))
                 wall = time.perf_counter() - start
-                correct = sum(r[0] == expected[c.path] for r, c in zip(results, batch))
-                latencies = sorted(r[1] for r in results)
-                print(f"{n} concurrent sessions: {correct}/{n} answers correct, wall {wall:.1f} s, "
-                      f"{n / wall:.2f} classifications/s, upload-to-answer median {latencies[len(latencies) // 2]:.1f} s, "
-                      f"max {latencies[-1]:.1f} s")
+                correct = sum(r[0] == cli_answer(c) for r, c in zip(results, batch))
+                answers = [r[1] for r in results]
+                print(f"{len(batch)} concurrent sessions, different clips: {correct}/{len(batch)} answers equal the CLI's; "
+                      f"upload -> answer p50 {median(answers):.1f} s, p95 {p95(answers):.1f} s; wall {wall:.1f} s")
+            if "soak" in only:
+                samples, correct, times = [], 0, []
+                for i in range(args.soak):
+                    clip = order[i % len(order)]
+                    genre, answer, _ = await upload(browser, url, clip)
+                    correct += genre == cli_answer(clip)
+                    times.append(answer)
+                    samples.append(rss_mb(server.pid))
+                warm = samples[min(args.warmup, len(samples)) - 1]
+                growth = max(samples[args.warmup:] or [warm]) / warm - 1
+                print(f"{args.soak} classifications in a row (a new session each): {correct}/{args.soak} equal the CLI's; "
+                      f"server memory after {args.warmup} {warm:.0f} MB, max after {max(samples):.0f} MB, "
+                      f"last {samples[-1]:.0f} MB: growth after warm-up {growth:+.1%} (limit +10 %); "
+                      f"upload -> answer p50 {median(times):.2f} s, p95 {p95(times):.2f} s")
             alive = server.poll() is None and urllib.request.urlopen(f"{url}/_stcore/health").read() == b"ok"
-            print(f"server still healthy: {alive}; peak server memory {peak_rss_mb(server.pid):.0f} MB")
+            print(f"server still healthy: {alive}; peak server memory {rss_mb(server.pid, 'VmHWM:'):.0f} MB")
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -116,6 +217,10 @@ async def main(args: argparse.Namespace) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, help="GTZAN-layout folder")
-    parser.add_argument("--sessions", type=int, default=4)
+    parser.add_argument("--only", nargs="*", help="cold, pages, upload, sessions, soak")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--sessions", type=int, default=8)
+    parser.add_argument("--soak", type=int, default=200)
+    parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--chromium", default="/usr/bin/chromium")
     asyncio.run(main(parser.parse_args()))

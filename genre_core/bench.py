@@ -22,6 +22,7 @@ from .audio import AudioClip
 from .config import DEFAULT_FEATURES, GENRES
 from .dataset import FeatureCache, default_data_dir, index_dataset
 from .inference import ClipAnalysis, ModelZoo, ensemble_prediction, headline_prediction, predict_with
+from .musicnn import load_tagger, spread_patches
 
 
 def _median_ms(fn, repeats: int) -> tuple[float, list[float]]:
@@ -87,16 +88,22 @@ def _song(data_dir: Path | None, seconds: float, folder: Path) -> Path:
     return path
 
 
-def bench_latency(zoo: ModelZoo, data_dir: Path | None, repeats: int) -> None:
-    print(f"\n## Latency (models loaded; {len(zoo.models)} models + ensemble; torch threads {torch.get_num_threads()})")
+def bench_latency(zoo: ModelZoo, data_dir: Path | None, repeats: int, baseline: bool = True) -> None:
+    tagger = zoo.tagger
+    print(f"\n## Latency (models loaded; {len(zoo.models)} models + ensemble; torch threads {torch.get_num_threads()}; "
+          f"tagger on {tagger.backend if tagger else '-'}, at most {zoo.max_patches} patches per song)")
     with tempfile.TemporaryDirectory() as tmp:
         for seconds in (30, 240):
             path = _song(data_dir, seconds, Path(tmp))
             ours, _ = _median_ms(lambda: zoo.classify(path), repeats)
             result = zoo.classify(path)
             print(f"{seconds:>4} s file: ours {ours:8.1f} ms (median of {repeats})  -> {result.final.vote_label}")
+            answer, _ = _median_ms(lambda: zoo.classify(path, models=zoo.answer_models), repeats)
+            print(f"{'':>11} the answer alone ({', '.join(zoo.answer_models)}; headline + state): {answer:8.1f} ms")
             stages = _stages(zoo, path, repeats)
             print("        stages: " + ", ".join(f"{k} {v:.1f} ms" for k, v in stages.items()))
+            if not baseline:
+                continue
             base_repeats = max(1, repeats // 3) if seconds > 60 else repeats
             base, _ = _median_ms(lambda: reference_style(path, zoo), base_repeats)
             print(f"{'':>11} baseline {base:8.1f} ms (median of {base_repeats}, per-window librosa + per-window model "
@@ -117,7 +124,7 @@ def _stages(zoo: ModelZoo, path: Path, repeats: int) -> dict[str, float]:
         a.image(cfg, "spectrogram")
         a.handcrafted(cfg)
     out["features"] = _median_ms(features, repeats)[0]
-    analysis = ClipAnalysis(clip)  # features computed once, then each model timed on its own
+    analysis = ClipAnalysis(clip, zoo.max_patches)  # features computed once, then each model timed on its own
     analysis.image(cfg, "spectrogram")
     analysis.handcrafted(cfg)
     tagger = zoo.tagger
@@ -129,7 +136,14 @@ def _stages(zoo: ModelZoo, path: Path, repeats: int) -> dict[str, float]:
         samples = resample()
         out["musicnn front end"] = _median_ms(lambda: tagger.patches(samples), repeats)[0]
         patches = tagger.patches(samples)
-        out[f"musicnn network ({len(patches)} patches, 2 per call)"] = _median_ms(lambda: tagger.run(patches), repeats)[0]
+        heard = patches[spread_patches(len(patches), zoo.max_patches)]
+        out[f"musicnn network on {tagger.backend} ({len(heard)} of {len(patches)} patches)"] = _median_ms(
+            lambda: tagger.run(heard), repeats)[0]
+        if tagger.backend != "torch":
+            with_torch = load_tagger(tagger.folder, backend="torch")
+            out["… the same on torch"] = _median_ms(lambda: with_torch.run(heard), repeats)[0]
+        out[f"… every patch ({len(patches)}) on {tagger.backend}"] = _median_ms(lambda: tagger.run(patches),
+                                                                               max(1, repeats // 2))[0]
         analysis.tagger_output(tagger)
     for name, model in zoo.models.items():
         label = f"{name} (head)" if model.kind == "transfer" else name
@@ -139,6 +153,45 @@ def _stages(zoo: ModelZoo, path: Path, repeats: int) -> dict[str, float]:
     if zoo.headline is not None:
         out["headline rule"] = _median_ms(lambda: headline_prediction(zoo.headline, preds), repeats)[0]
     return out
+
+
+def bench_sampling(zoo: ModelZoo, data_dir: Path, patches_per_song: int = 80) -> None:
+    """How much hearing a long song at ``zoo.max_patches`` spread patches changes the answer.
+
+    Songs of 80 patches (4 minutes) are built from the cached embeddings of 8 clips in a row: of one
+    genre (one style throughout) and of mixed genres (a hard case: the sample may miss a section).
+    The headline transfer model's answer from the spread patches is compared with the one from all.
+    """
+    from .dataset import default_cache_dir
+    from .transfer import EmbeddingCache, clip_probabilities
+
+    model = next((m for m in zoo.models.values() if m.kind == "transfer"), None)
+    if model is None or zoo.max_patches is None:
+        return
+    index = index_dataset(data_dir)
+    cache = EmbeddingCache(default_cache_dir() / "embeddings", model.tagger)
+    embeddings = cache.patch_embeddings(index, progress=False)
+    per_clip = {c.clip_id: e for c, e in zip(index.clips, embeddings)}
+    rng = np.random.default_rng(0)
+    songs: dict[str, list[np.ndarray]] = {"one genre": [], "mixed genres": []}
+    for genre in GENRES:
+        ids = [c.clip_id for c in index.clips if c.genre == genre]
+        for start in range(0, len(ids) - 7, 8):
+            songs["one genre"].append(np.concatenate([per_clip[i] for i in ids[start:start + 8]]))
+    all_ids = [c.clip_id for c in index.clips]
+    for _ in range(len(songs["one genre"])):
+        songs["mixed genres"].append(np.concatenate([per_clip[i] for i in rng.choice(all_ids, 8, replace=False)]))
+    print(f"\n## Long songs heard at {zoo.max_patches} spread patches instead of every 3 s ({model.name})")
+    for kind, items in songs.items():
+        agree, gaps = 0, []
+        for song in items:
+            song = song[:patches_per_song]
+            full, _ = clip_probabilities(model.svm, song, len(model.labels))
+            part, _ = clip_probabilities(model.svm, song[spread_patches(len(song), zoo.max_patches)], len(model.labels))
+            agree += int(np.argmax(full) == np.argmax(part))
+            gaps.append(float(np.abs(full - part).max()))
+        print(f"{kind:>13}: {len(items)} songs of {patches_per_song} patches; same genre {agree}/{len(items)}, "
+              f"max |Δ probability| median {np.median(gaps):.3f}, max {np.max(gaps):.3f}")
 
 
 def bench_features(data_dir: Path) -> None:
@@ -201,12 +254,14 @@ def bench_memory(zoo_dir: Path, data_dir: Path | None) -> None:
 
 def run_benchmarks(args: argparse.Namespace) -> int:
     data_dir = Path(args.data) if args.data else default_data_dir()
-    only = set(args.only or ["latency", "features", "training", "memory"])
+    only = set(args.only or ["latency", "sampling", "features", "training", "memory"])
     print(f"# genre_core benchmarks — {os.cpu_count()} CPU cores, torch {torch.__version__}, "
           f"{time.strftime('%Y-%m-%d %H:%M')}")
     zoo = ModelZoo.load(args.models_dir)
     if "latency" in only:
-        bench_latency(zoo, data_dir, args.repeats)
+        bench_latency(zoo, data_dir, args.repeats, baseline=not args.no_baseline)
+    if "sampling" in only and data_dir is not None:
+        bench_sampling(zoo, data_dir)
     if "features" in only and data_dir is not None:
         bench_features(data_dir)
     if "training" in only:

@@ -14,7 +14,7 @@ from .catalog import metrics_table
 from .config import DEFAULT_FEATURES, REPRESENTATIONS, FeatureConfig
 from .dataset import DATA_ENV, FeatureCache, default_cache_dir, default_data_dir, index_dataset
 from .errors import GenreCoreError
-from .inference import DEFAULT_MODELS_DIR, ModelZoo
+from .inference import DEFAULT_MAX_PATCHES, DEFAULT_MODELS_DIR, ModelZoo
 
 
 def _data_dir(args: argparse.Namespace) -> Path:
@@ -182,14 +182,14 @@ def cmd_grid(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    zoo = ModelZoo.load(args.models_dir)
+    zoo = ModelZoo.load(args.models_dir, max_patches=None if args.every_patch else DEFAULT_MAX_PATCHES)
     for name, error in zoo.errors.items():
         print(f"warning: model {name} not loaded: {error}", file=sys.stderr)
     status = 0
     results = []
     for file in args.files:
         try:
-            result = zoo.classify(file)
+            result = zoo.classify(file, models=zoo.answer_models if args.answer_only else None)
         except (GenreCoreError, FileNotFoundError) as exc:
             status = 1
             print(f"error: {file}: {exc}", file=sys.stderr)
@@ -310,13 +310,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--models-dir", default=str(DEFAULT_MODELS_DIR))
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--timeline", action="store_true", help="print the window-by-window timeline")
+    p.add_argument("--answer-only", action="store_true",
+                   help="run only the models the headline answer needs (fastest; no per-model votes)")
+    p.add_argument("--every-patch", action="store_true",
+                   help=f"let the tagger hear every 3 s of a long song (default: at most {DEFAULT_MAX_PATCHES} "
+                        "patches spread over it)")
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("bench", help="print speed figures (see BENCHMARKS.md)")
     p.add_argument("--data")
     p.add_argument("--models-dir", default=str(DEFAULT_MODELS_DIR))
     p.add_argument("--repeats", type=int, default=7)
-    p.add_argument("--only", nargs="*", help="subset: latency, features, training, memory")
+    p.add_argument("--only", nargs="*", help="subset: latency, sampling, features, training, memory")
+    p.add_argument("--no-baseline", action="store_true", help="skip the write-ups' way (slow) in latency")
     p.set_defaults(func=cmd_bench)
     return parser
 

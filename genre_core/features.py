@@ -136,6 +136,16 @@ def zero_crossing_rate(samples: np.ndarray, frame_length: int, hop_length: int) 
     return (crossings[starts + frame_length - 1] - crossings[starts]) / frame_length
 
 
+def frame_rms(samples: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
+    """(1, n_frames) RMS of every analysis frame, as in the handcrafted features."""
+    return librosa.feature.rms(y=samples, frame_length=cfg.n_fft, hop_length=cfg.hop_length)
+
+
+def mean_rms_db(samples: np.ndarray, cfg: FeatureConfig) -> float:
+    """Mean frame RMS in dBFS: the loudness the confidence states compare with the training clips."""
+    return float(20 * np.log10(max(float(frame_rms(samples, cfg).mean()), 1e-12)))
+
+
 def handcrafted_features(samples: np.ndarray, cfg: FeatureConfig, power: np.ndarray | None = None) -> np.ndarray:
     """Clip summary of shape (len(HANDCRAFTED_NAMES),): mean and variance over frames.
 
@@ -149,7 +159,7 @@ def handcrafted_features(samples: np.ndarray, cfg: FeatureConfig, power: np.ndar
     mel_power = _mel_basis(sr, cfg.n_fft, cfg.n_mels) @ power
     per_frame = [
         librosa.feature.chroma_stft(S=power, sr=sr, tuning=0.0),
-        librosa.feature.rms(y=samples, frame_length=cfg.n_fft, hop_length=cfg.hop_length),
+        frame_rms(samples, cfg),
         *spectral_shape(stft_mag, sr, cfg.n_fft),
         zero_crossing_rate(samples, cfg.n_fft, cfg.hop_length),
     ]

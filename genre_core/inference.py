@@ -15,7 +15,7 @@ from .config import DEFAULT_FEATURES, GENRES, FeatureConfig
 from .decision import HEADLINE_NAME, Headline, load_headline
 from .errors import GenreCoreError, ModelLoadError
 from .evaluation import combine_windows
-from .features import compute_clip_features, cut_windows, handcrafted_features, power_spectrogram, window_times
+from .features import compute_clip_features, cut_windows, handcrafted_features, mean_rms_db, power_spectrogram, window_times
 from .musicnn import Tagger
 from .states import StateModel, Verdict, assess, load_states, loudness_db
 from .svm import class_probabilities
@@ -24,6 +24,9 @@ from .transfer import TaggerOutput, clip_probabilities, embed
 
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 ENSEMBLE_NAME = "ensemble"
+# The tagger hears a song at most at this many 3 s patches, spread evenly (96 s of a longer song): a
+# 4-minute song costs 32 patches instead of 80. `bench --only sampling` measures what it changes.
+DEFAULT_MAX_PATCHES = 32
 
 
 @dataclass
@@ -50,8 +53,9 @@ class ModelPrediction:
 class ClipAnalysis:
     """Features of one decoded clip, computed once per feature config and shared by models."""
 
-    def __init__(self, clip: AudioClip) -> None:
+    def __init__(self, clip: AudioClip, max_patches: int | None = None) -> None:
         self.clip = clip
+        self.max_patches = max_patches  # the tagger hears at most this many 3 s patches (None: all)
         self._samples: dict[int, np.ndarray] = {clip.sample_rate: clip.samples}
         self._power: dict[FeatureConfig, np.ndarray] = {}
         self._images: dict[tuple[FeatureConfig, str], np.ndarray] = {}
@@ -89,8 +93,14 @@ class ClipAnalysis:
     def tagger_output(self, tagger: Tagger) -> TaggerOutput:
         """What the pretrained tagger hears in every 3 s patch, computed once per clip."""
         if tagger.name not in self._tagged:
-            self._tagged[tagger.name] = embed(tagger, self.samples(tagger.front_end.sample_rate))
+            self._tagged[tagger.name] = embed(tagger, self.samples(tagger.front_end.sample_rate), self.max_patches)
         return self._tagged[tagger.name]
+
+    def loudness_db(self, cfg: FeatureConfig) -> float:
+        """Mean frame RMS in dBFS, the same figure as the handcrafted ``rms_mean`` (without computing the rest)."""
+        if cfg in self._handcrafted:
+            return loudness_db(self._handcrafted[cfg])
+        return mean_rms_db(self.samples(cfg.sample_rate), cfg)
 
 
 def predict_with(model: StoredModel, analysis: ClipAnalysis) -> ModelPrediction:
@@ -184,15 +194,17 @@ class ModelZoo:
     """All loadable models of a folder. Broken folders are reported in ``errors``, not fatal."""
 
     def __init__(self, models: dict[str, StoredModel], errors: dict[str, str], ensemble_members: list[str],
-                 headline: Headline | None = None, states: StateModel | None = None) -> None:
+                 headline: Headline | None = None, states: StateModel | None = None,
+                 max_patches: int | None = DEFAULT_MAX_PATCHES) -> None:
         self.models = models
+        self.max_patches = max_patches
         self.errors = errors
         self.ensemble_members = [m for m in ensemble_members if m in models]
         self.headline = headline
         self.states = states
 
     @classmethod
-    def load(cls, models_dir: str | Path = DEFAULT_MODELS_DIR) -> "ModelZoo":
+    def load(cls, models_dir: str | Path = DEFAULT_MODELS_DIR, max_patches: int | None = DEFAULT_MAX_PATCHES) -> "ModelZoo":
         models: dict[str, StoredModel] = {}
         errors: dict[str, str] = {}
         members: list[str] = []
@@ -221,7 +233,7 @@ class ModelZoo:
         except (OSError, KeyError, TypeError, ValueError) as exc:
             errors["states"] = f"the confidence thresholds could not be read ({exc})."
             states = None
-        return cls(models, errors, members, headline, states)
+        return cls(models, errors, members, headline, states, max_patches)
 
     @property
     def min_seconds(self) -> float:
@@ -237,43 +249,70 @@ class ModelZoo:
         """The pretrained tagger behind the transfer models, if any is stored."""
         return next((m.tagger for m in self.models.values() if m.tagger is not None), None)
 
-    def classify_clip(self, clip: AudioClip, progress: Callable[[str], None] | None = None) -> Classification:
-        """Every model on ``clip``; ``progress`` is told, in words, which step runs next."""
+    @property
+    def answer_models(self) -> list[str]:
+        """The models the headline answer needs (all models when there is no headline rule)."""
+        if self.headline is None:
+            return list(self.models)
+        return [m for m in self.headline.members if m in self.models] or list(self.models)
+
+    def classify_clip(self, clip: AudioClip, progress: Callable[[str], None] | None = None,
+                      models: list[str] | None = None) -> Classification:
+        """``models`` (default: every model) on ``clip``; ``progress`` is told, in words, which step runs next.
+
+        ``classify_clip(clip, models=zoo.answer_models)`` gives the headline answer alone, fast;
+        :meth:`complete` then adds the other models to the same result.
+        """
         if not self.models:
             raise GenreCoreError("No usable model is stored; train one with `python -m genre_core train all`.")
-        analysis = ClipAnalysis(clip)
-        predictions: dict[str, ModelPrediction] = {}
-        failures: dict[str, str] = {}
-        for name, model in self.models.items():
+        result = Classification(clip, ClipAnalysis(clip, self.max_patches), {}, None)
+        return self._run(result, [n for n in self.models if models is None or n in models], progress)
+
+    def complete(self, result: Classification, progress: Callable[[str], None] | None = None) -> Classification:
+        """``result`` with every model that has not run on it yet (features already computed are reused)."""
+        missing = [n for n in self.models if n not in result.predictions and n not in result.failures]
+        return self._run(result, missing, progress) if missing else result
+
+    def _run(self, result: Classification, names: list[str],
+             progress: Callable[[str], None] | None) -> Classification:
+        """Add ``names``' predictions to ``result``; recompute the ensemble, headline and verdict."""
+        for name in names:
+            model = self.models[name]
             if progress:
                 progress(f"Running {model.config.get('title', name)}…")
             try:
-                predictions[name] = predict_with(model, analysis)
+                result.predictions[name] = predict_with(model, result.analysis)
             except (ValueError, RuntimeError) as exc:  # e.g. a clip shorter than this model's window
-                failures[name] = str(exc)
+                result.failures[name] = str(exc)
+        predictions = result.predictions
         if not predictions:
-            raise GenreCoreError("No model could classify this clip: " + "; ".join(failures.values()))
+            raise GenreCoreError("No model could classify this clip: " + "; ".join(result.failures.values()))
         members = [predictions[m] for m in self.ensemble_members if m in predictions]
-        ensemble = ensemble_prediction(members) if members else None
-        headline = headline_prediction(self.headline, predictions) if self.headline else None
-        verdict = self._verdict(headline, predictions, analysis) if headline and self.states else None
-        return Classification(clip, analysis, predictions, ensemble, failures, headline, verdict)
+        # The ensemble votes once every member has been tried (a vote of the first few would be another rule).
+        tried = all(m in predictions or m in result.failures for m in self.ensemble_members)
+        result.ensemble = ensemble_prediction(members) if members and tried else None
+        if result.headline is None and self.headline:
+            result.headline = headline_prediction(self.headline, predictions)
+            if result.headline is not None and self.states:
+                result.verdict = self._verdict(result.headline, predictions, result.analysis)
+        return result
 
     def _verdict(self, headline: ModelPrediction, predictions: dict[str, ModelPrediction],
                  analysis: ClipAnalysis) -> Verdict:
         patch_model = predictions.get(self.states.thresholds.evidence.get("patch_model", ""))
         tagged = analysis.tagger_output(self.tagger) if self.tagger else None
-        return assess(headline.probabilities, headline.labels, loudness_db(analysis.handcrafted(DEFAULT_FEATURES)),
+        return assess(headline.probabilities, headline.labels, analysis.loudness_db(DEFAULT_FEATURES),
                       None if tagged is None else tagged.penultimate.mean(axis=0),
                       None if patch_model is None else patch_model.window_probabilities,
                       None if patch_model is None else patch_model.window_times, self.states)
 
-    def classify(self, source: AudioSource, progress: Callable[[str], None] | None = None) -> Classification:
-        """Decode ``source`` and classify it; raises AudioError subclasses for bad input."""
+    def classify(self, source: AudioSource, progress: Callable[[str], None] | None = None,
+                 models: list[str] | None = None) -> Classification:
+        """Decode ``source`` and classify it with ``models`` (default all); raises AudioError subclasses for bad input."""
         if progress:
             progress("Decoding the audio…")
         clip = load_audio(source, target_sr=self.sample_rate, min_seconds=self.min_seconds)
-        return self.classify_clip(clip, progress)
+        return self.classify_clip(clip, progress, models)
 
 
 __all__ = ["ModelZoo", "ModelPrediction", "Classification", "ClipAnalysis", "GENRES", "predict_with"]

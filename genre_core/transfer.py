@@ -38,17 +38,27 @@ class TaggerOutput:
     tags: np.ndarray  # (n_patches, n_tags) probabilities
     penultimate: np.ndarray  # (n_patches, n_units)
     times: np.ndarray  # (n_patches, 2) start/end seconds
+    total_patches: int | None = None  # patches in the whole clip, when only some were heard
+
+    @property
+    def sampled(self) -> bool:
+        """True when a long clip was heard at spread-out patches rather than every 3 s."""
+        return self.total_patches is not None and self.total_patches > len(self.tags)
 
     def mean_tags(self) -> np.ndarray:
         """(n_tags,) tag probabilities averaged over the clip."""
         return self.tags.mean(axis=0)
 
 
-def embed(tagger: Tagger, samples: np.ndarray) -> TaggerOutput:
-    """(n_samples,) mono at the tagger's rate -> its output for every 3 s patch of the whole clip."""
-    patches = tagger.patches(samples)
+def embed(tagger: Tagger, samples: np.ndarray, max_patches: int | None = None) -> TaggerOutput:
+    """(n_samples,) mono at the tagger's rate -> its output for every 3 s patch of the whole clip.
+
+    With ``max_patches``, a clip of more patches is heard at that many evenly spread patches (the
+    network is ~30 ms per patch on 2 cores: a 4-minute song has 80).
+    """
+    patches, chosen, total = tagger.spread_patches(samples, max_patches)
     out = tagger.run(patches)
-    return TaggerOutput(out["tags"], out["penultimate"], patch_times(len(patches), tagger.front_end))
+    return TaggerOutput(out["tags"], out["penultimate"], patch_times(chosen, tagger.front_end), total)
 
 
 class EmbeddingCache:

@@ -66,8 +66,8 @@ cache = st.session_state.setdefault("classifications", {})
 if digest not in cache:
     problem = None
     with st.status("Analysing the song…", expanded=False) as status:
-        try:
-            result = zoo.classify(data, progress=lambda step: status.update(label=step))
+        try:  # the models behind the answer first; the others run below, once the answer is on screen
+            result = zoo.classify(data, progress=lambda step: status.update(label=step), models=zoo.answer_models)
         except AudioError as exc:
             problem = f"**This file can't be classified.** {exc}"
         except GenreCoreError as exc:
@@ -78,7 +78,7 @@ if digest not in cache:
         if problem:
             status.update(label="The file could not be analysed.", state="error")
         else:
-            status.update(label=f"Analysed with {len(result.predictions)} models.", state="complete")
+            status.update(label="Analysed.", state="complete")
     if problem:  # shown outside the collapsed status box
         st.error(problem)
         st.stop()
@@ -88,8 +88,6 @@ result = cache[digest]
 
 for warning in result.warnings:
     st.warning(warning)
-for name, error in result.failures.items():
-    st.warning(f"Model {name} could not classify this clip: {error}")
 
 training_clip = training_clip_of(MODELS_DIR, data, digest)
 if training_clip:
@@ -109,12 +107,10 @@ elif verdict is not None and verdict.state == "mixed":
     st.info(f"**{verdict.headline}** Sections: {describe_sections(verdict.sections)}.")
 genre = final.vote_label
 probability = float(final.probabilities[final.labels.index(genre)])
-agree = sum(p.mean_label == genre for p in result.predictions.values())
 left, mid, right = st.columns(3)
 left.metric("Predicted genre", genre.capitalize())
 mid.metric("Probability", f"{probability:.0%}")
-right.metric("Models agreeing", f"{agree} of {len(result.predictions)}",
-             help="Models whose most probable genre is the same as the answer.")
+agreeing = right.empty()  # filled once every model has run (below)
 headline = zoo.headline
 if headline is not None and final.model == "headline":
     how = ("a logistic regression that weighs " + ", ".join(headline.members) if headline.rule == "stack"
@@ -126,6 +122,10 @@ st.caption(f"{result.clip.duration:.1f} s of audio (originally {result.clip.orig
            f"{result.clip.original_channels} channel{'s' if result.clip.original_channels > 1 else ''}). {rule_text}")
 
 tagged = result.tags(zoo.tagger)
+if tagged is not None and tagged.sampled:
+    st.caption(f"This song is long: the pretrained network heard {len(tagged.tags)} moments of 3 s spread evenly over "
+               f"it (of {tagged.total_patches}), which changes the answer little and keeps it quick. "
+               "`python -m genre_core predict --every-patch` hears every 3 s.")
 col_probs, col_tags = st.columns(2)
 with col_probs:
     show_chart(probability_bars(final.labels, final.probabilities, "Genre probabilities"), "probs")
@@ -145,6 +145,18 @@ if tagged is not None and len(tagged.tags) > 1:
     show_chart(tag_timeline(zoo.tagger.tags, tagged.tags, tagged.times), "tag_timeline")
 
 st.subheader("How every model voted")
+if len(result.predictions) < len(zoo.models):
+    with st.spinner("Asking the other models…"):
+        try:
+            zoo.complete(result)
+        except Exception:  # the answer above stands; keep the details in the server log
+            log.exception("the comparison models failed")
+            st.warning("The other models could not be run on this file; the answer above is unaffected.")
+for name, error in result.failures.items():
+    st.warning(f"Model {name} could not classify this clip: {error}")
+agree = sum(p.mean_label == genre for p in result.predictions.values())
+agreeing.metric("Models agreeing", f"{agree} of {len(result.predictions)}",
+                help="Models whose most probable genre is the same as the answer.")
 scores = metrics_table(MODELS_DIR)
 score_of = dict(zip(scores["model"], scores["balanced_accuracy_mean"])) if not scores.empty else {}
 rows = [{"model": zoo.models[name].config.get("title", name), "answer": p.mean_label,

@@ -11,7 +11,7 @@ from musicnn_signal import SIGNAL_RATE, reference_signal
 
 from genre_core.audio import load_audio
 from genre_core.errors import ModelLoadError
-from genre_core.musicnn import cut_patches, load_tagger, log_mel
+from genre_core.musicnn import cut_patches, load_tagger, log_mel, spread_patches
 
 ROOT = Path(__file__).resolve().parent.parent
 TAGGER = ROOT / "models" / "musicnn_msd"
@@ -19,9 +19,45 @@ REFERENCE = np.load(Path(__file__).parent / "fixtures" / "musicnn_reference.npz"
 TAGGRAM_TOL, PENULTIMATE_TOL = 1e-4, 1e-3
 
 
-@pytest.fixture(scope="module")
-def tagger():
-    return load_tagger(TAGGER)
+@pytest.fixture(scope="module", params=["onnxruntime", "torch"])
+def tagger(request):
+    """Both ways of running the network: the ONNX export under ONNX Runtime (the default) and torch."""
+    loaded = load_tagger(TAGGER, backend="auto" if request.param == "onnxruntime" else "torch")
+    assert loaded.backend == request.param
+    return loaded
+
+
+def test_onnx_export_is_used_only_for_the_weights_it_was_made_from(tmp_path):
+    import json
+    import shutil
+
+    for name in ("config.json", "weights.safetensors", "musicnn.onnx"):
+        shutil.copy(TAGGER / name, tmp_path / name)
+    assert load_tagger(tmp_path).backend == "onnxruntime"
+    config = json.loads((tmp_path / "config.json").read_text())
+    config["onnx"]["weights_sha256"] = "0" * 64  # exported from other weights
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    assert load_tagger(tmp_path).backend == "torch"
+    config = json.loads((TAGGER / "config.json").read_text())
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    (tmp_path / "musicnn.onnx").write_bytes(b"damaged")
+    assert load_tagger(tmp_path).backend == "torch"
+
+
+def test_onnx_and_torch_agree_on_gtzan_like_input():
+    onnx, torch_backend = load_tagger(TAGGER), load_tagger(TAGGER, backend="torch")
+    patches = np.random.default_rng(1).uniform(0, 4, (3, 187, 96)).astype(np.float32)
+    a, b = onnx.run(patches), torch_backend.run(patches)
+    np.testing.assert_allclose(a["tags"], b["tags"], atol=1e-4)
+    np.testing.assert_allclose(a["penultimate"], b["penultimate"], atol=1e-3)
+
+
+def test_long_songs_are_heard_at_evenly_spread_patches():
+    assert spread_patches(10, 32).tolist() == list(range(10))
+    assert spread_patches(10, None).tolist() == list(range(10))
+    chosen = spread_patches(80, 32)
+    assert len(chosen) == 32 and chosen[0] == 0 and chosen[-1] == 79
+    assert np.all(np.diff(chosen) >= 2) and np.all(np.diff(chosen) <= 3)
 
 
 def test_network_matches_tensorflow_on_the_same_patches(tagger):
@@ -83,3 +119,14 @@ def test_weights_are_the_converted_checkpoint(tagger):
     assert digest == tagger.config["provenance"]["weights_sha256"]
     assert tagger.config["provenance"]["package"] == "musicnn" and "ISC" in tagger.config["licence"]
     assert sum(p.numel() for p in tagger.network.parameters()) > 700_000
+
+
+def test_the_patches_of_a_long_song_are_computed_as_from_the_whole_song():
+    tagger = load_tagger(TAGGER, backend="torch")
+    song = (np.random.default_rng(2).standard_normal(16000 * 110 + 321) * 0.1).astype(np.float32)
+    every = tagger.patches(song)
+    heard, chosen, total = tagger.spread_patches(song, 32)
+    assert total == len(every) == 36 and len(chosen) == 32 and heard.shape == (32, 187, 96)
+    np.testing.assert_allclose(heard, every[chosen], atol=2e-3)  # float16 rounding of the mel power may differ
+    short, chosen, total = tagger.spread_patches(song[:16000 * 30], 32)
+    assert total == 10 and np.array_equal(short, tagger.patches(song[:16000 * 30]))

@@ -112,3 +112,49 @@ def test_one_song_gets_one_answer_whatever_its_encoding(gtzan_dir, tmp_path):
     # MP3's encoder delay shifts the 3 s patch grid and the codec drops detail: measured up to 0.18 apart
     probabilities = np.stack([a.probabilities for a in answers.values()])
     assert np.abs(probabilities - probabilities[0]).max() < 0.25
+
+
+@pytest.fixture(scope="module")
+def zoo():
+    from genre_core.inference import ModelZoo
+
+    return ModelZoo.load(MODELS)
+
+
+def test_answer_first_then_the_rest_equals_one_full_run(zoo, gtzan_dir):
+    """The classify page shows the headline from its own models first, then adds the others."""
+    import numpy as np
+
+    path = gtzan_dir / "jazz" / "jazz.00004.ogg"
+    full = zoo.classify(path)
+    quick = zoo.classify(path, models=zoo.answer_models)
+    assert set(quick.predictions) == set(zoo.answer_models) < set(zoo.models)
+    assert quick.ensemble is None and quick.headline is not None and quick.verdict is not None
+    assert quick.final.vote_label == full.final.vote_label
+    np.testing.assert_allclose(quick.final.probabilities, full.final.probabilities, atol=1e-6)
+    assert quick.verdict.state == full.verdict.state
+    completed = zoo.complete(quick)
+    assert set(completed.predictions) == set(full.predictions)
+    assert completed.ensemble.vote_label == full.ensemble.vote_label
+    for name, prediction in full.predictions.items():
+        np.testing.assert_allclose(completed.predictions[name].probabilities, prediction.probabilities, atol=1e-5)
+
+
+def test_a_long_song_is_heard_at_spread_patches(zoo, gtzan_dir, tmp_path):
+    """Over 32 patches (96 s) the tagger hears 32 evenly spread ones; the rest of the answer is unchanged."""
+    import numpy as np
+    import soundfile as sf
+
+    from genre_core.inference import ModelZoo
+
+    clips = [f"classical/classical.000{i:02d}.ogg" for i in range(4)]  # 4 x 30 s = 40 patches
+    song = np.concatenate([sf.read(gtzan_dir / c, dtype="float32")[0] for c in clips])
+    sf.write(tmp_path / "long.wav", song, 22050, subtype="PCM_16")
+    sampled = zoo.classify(tmp_path / "long.wav", models=zoo.answer_models)
+    heard = sampled.tags(zoo.tagger)
+    assert heard.sampled and heard.total_patches == 40 and len(heard.tags) == 32
+    assert heard.times[0, 0] == 0 and heard.times[-1, 1] == pytest.approx(40 * 187 * 256 / 16000)
+    every = ModelZoo.load(MODELS, max_patches=None).classify(tmp_path / "long.wav", models=zoo.answer_models)
+    assert not every.tags(zoo.tagger).sampled and len(every.tags(zoo.tagger).tags) == 40
+    assert sampled.final.vote_label == every.final.vote_label == "classical"
+    assert np.abs(sampled.final.probabilities - every.final.probabilities).max() < 0.05
