@@ -17,8 +17,31 @@ def load_zoo(models_dir: str = str(MODELS_DIR)) -> ModelZoo:
     return ModelZoo.load(models_dir)
 
 
-def show_chart(fig, key: str | None = None) -> None:
-    """Plotly chart with the PNG download button sized for slides."""
+def show_chart(fig, key: str | None = None, alt: str | None = None, clickable: bool = False):
+    """Plotly chart with the PNG download button sized for slides; ``alt`` is its text alternative,
+    shown under it. With ``clickable``, a click on a point reruns the page (the event is returned)."""
     from genre_core.plots import EXPORT_CONFIG
 
-    st.plotly_chart(fig, width="stretch", config=EXPORT_CONFIG, key=key)
+    if clickable:
+        event = st.plotly_chart(fig, width="stretch", config=EXPORT_CONFIG, key=key, on_select="rerun",
+                                selection_mode="points")
+    else:
+        event = st.plotly_chart(fig, width="stretch", config=EXPORT_CONFIG, key=key)
+    if alt:
+        st.caption(alt)
+    return event
+
+
+def clicked_time(state) -> float | None:
+    """Seconds of the point last clicked on a clickable chart (its x value), from its widget state."""
+    try:
+        points = state["selection"]["points"]
+        return max(0.0, float(points[0]["x"])) if points else None
+    except (KeyError, TypeError, IndexError, ValueError):
+        return None
+
+
+def describe_probabilities(labels, probabilities, k: int = 3) -> str:
+    """Text alternative of a probability chart: the ``k`` most probable genres."""
+    order = sorted(range(len(labels)), key=lambda i: -probabilities[i])[:k]
+    return "In words: " + ", ".join(f"{labels[i]} {probabilities[i]:.0%}" for i in order) + "."

@@ -8,7 +8,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
+from tqdm import tqdm
 
 from .catalog import metrics_table
 from .config import DEFAULT_FEATURES, REPRESENTATIONS, FeatureConfig
@@ -181,56 +181,78 @@ def cmd_grid(args: argparse.Namespace) -> int:
     return 0
 
 
+def _expand(paths: list[str]) -> list[str]:
+    """Files as given; folders replaced by the audio files under them."""
+    from .batch import audio_files
+
+    out: list[str] = []
+    for path in paths:
+        out += [str(p) for p in audio_files(path)] if Path(path).is_dir() else [path]
+    return out
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
+    from .report import summarize, write_report
+
     zoo = ModelZoo.load(args.models_dir, max_patches=None if args.every_patch else DEFAULT_MAX_PATCHES)
     for name, error in zoo.errors.items():
         print(f"warning: model {name} not loaded: {error}", file=sys.stderr)
+    files = _expand(args.files)
+    if not files:
+        print("error: no audio files found in " + ", ".join(args.files), file=sys.stderr)
+        return 1
+    if args.report and len(files) > 1:
+        print("error: --report writes the report of one file; use --csv for many", file=sys.stderr)
+        return 2
     status = 0
     results = []
-    for file in args.files:
+    bar = tqdm(files, desc="classifying", unit="file", disable=len(files) < 3 or args.json, file=sys.stderr)
+    for file in bar:
         try:
             result = zoo.classify(file, models=zoo.answer_models if args.answer_only else None)
         except (GenreCoreError, FileNotFoundError) as exc:
             status = 1
-            print(f"error: {file}: {exc}", file=sys.stderr)
+            bar.write(f"error: {file}: {exc}", file=sys.stderr)
             results.append({"file": file, "error": str(exc)})
             continue
-        final = result.final
-        entry = {
-            "file": file, "genre": final.vote_label, "duration_s": round(result.clip.duration, 2),
-            "probabilities": {g: round(float(p), 4) for g, p in zip(final.labels, final.probabilities)},
-            "top3": [[g, round(p, 4)] for g, p in final.top(3)], "warnings": list(result.warnings),
-            "models": {n: {"genre": p.vote_label, "probability": round(float(p.probabilities.max()), 4)}
-                       for n, p in result.predictions.items()},
-            "timeline": [{"start_s": round(float(t[0]), 2), "end_s": round(float(t[1]), 2),
-                          "genre": final.labels[int(np.argmax(p))], "probability": round(float(np.max(p)), 4)}
-                         for t, p in zip(final.window_times if final.window_times is not None else [],
-                                         final.window_probabilities if final.window_probabilities is not None else [])],
-        }
-        verdict, tagged = result.verdict, result.tags(zoo.tagger)
-        if verdict is not None:
-            entry["state"] = {"state": verdict.state, "summary": verdict.headline,
-                              "sections": [{"start_s": s.start, "end_s": s.end, "genre": s.genre}
-                                           for s in verdict.sections]}
-        if tagged is not None:
-            order = np.argsort(tagged.mean_tags())[::-1][:5]
-            entry["tags"] = [[zoo.tagger.tags[i], round(float(tagged.mean_tags()[i]), 4)] for i in order]
+        entry = summarize(result, zoo, file)
         results.append(entry)
+        if args.report:
+            html_path, json_path = write_report(result, zoo, Path(file).name, args.report)
+            print(f"report: {html_path} and {json_path}", file=sys.stderr)
         if not args.json:
             for w in result.warnings:
-                print(f"warning: {w}", file=sys.stderr)
+                bar.write(f"warning: {w}", file=sys.stderr)
+            final = result.final
             top = ", ".join(f"{g} {p:.0%}" for g, p in final.top(3))
-            print(f"{file}: {final.vote_label}  ({top})  [{final.model}, {result.clip.duration:.1f} s]")
+            bar.write(f"{file}: {final.vote_label}  ({top})  [{final.model}, {result.clip.duration:.1f} s]")
+            verdict = result.verdict
             if verdict is not None and verdict.state != "confident":
-                print(f"    {verdict.headline}")
+                bar.write(f"    {verdict.headline}")
             if "tags" in entry:
-                print("    tags: " + ", ".join(f"{t} {p:.0%}" for t, p in entry["tags"]))
+                bar.write("    tags: " + ", ".join(f"{t} {p:.0%}" for t, p in entry["tags"][:5]))
             if args.timeline:
                 for w in entry["timeline"]:
-                    print(f"    {w['start_s']:7.2f}-{w['end_s']:7.2f} s  {w['genre']:<10} {w['probability']:.0%}")
+                    bar.write(f"    {w['start_s']:7.2f}-{w['end_s']:7.2f} s  {w['genre']:<10} {w['probability']:.0%}")
+    if args.csv:
+        _write_csv(results, args.csv)
+        print(f"table: {args.csv}", file=sys.stderr)
     if args.json:
         print(json.dumps(results if len(results) > 1 else results[0], indent=2))
     return status
+
+
+def _write_csv(entries: list[dict], path: str) -> None:
+    """file, genre, confidence, agreement, state, duration, problem: one row per file."""
+    import pandas as pd
+
+    from .batch import COLUMNS
+
+    rows = [{"file": e["file"], "problem": e["error"]} if "error" in e else
+            {"file": e["file"], "genre": e["genre"], "confidence": e["probability"],
+             "agreement": round(e["agreeing_models"] / len(e["models"]), 4),
+             "state": e.get("state", {}).get("state"), "duration_s": e["duration_s"]} for e in entries]
+    pd.DataFrame(rows, columns=COLUMNS).to_csv(path, index=False)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -305,8 +327,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="grid_results.csv")
     p.set_defaults(func=cmd_grid)
 
-    p = sub.add_parser("predict", help="classify audio files")
-    p.add_argument("files", nargs="+")
+    p = sub.add_parser("predict", help="classify audio files (or every audio file under a folder)")
+    p.add_argument("files", nargs="+", help="audio files or folders")
+    p.add_argument("--report", metavar="FILE.html",
+                   help="write a self-contained HTML report of the (one) file and its JSON beside it")
+    p.add_argument("--csv", metavar="FILE.csv", help="write one row per file: genre, confidence, agreement, state")
     p.add_argument("--models-dir", default=str(DEFAULT_MODELS_DIR))
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--timeline", action="store_true", help="print the window-by-window timeline")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -198,6 +199,9 @@ class ModelZoo:
                  max_patches: int | None = DEFAULT_MAX_PATCHES) -> None:
         self.models = models
         self.max_patches = max_patches
+        # One classification at a time: the app's sessions share one zoo and the machine's cores; run side by
+        # side, their thread pools oversubscribe the cores and every answer waits for all (8 sessions: 25 s).
+        self.lock = threading.RLock()
         self.errors = errors
         self.ensemble_members = [m for m in ensemble_members if m in models]
         self.headline = headline
@@ -266,12 +270,16 @@ class ModelZoo:
         if not self.models:
             raise GenreCoreError("No usable model is stored; train one with `python -m genre_core train all`.")
         result = Classification(clip, ClipAnalysis(clip, self.max_patches), {}, None)
-        return self._run(result, [n for n in self.models if models is None or n in models], progress)
+        with self.lock:
+            return self._run(result, [n for n in self.models if models is None or n in models], progress)
 
     def complete(self, result: Classification, progress: Callable[[str], None] | None = None) -> Classification:
         """``result`` with every model that has not run on it yet (features already computed are reused)."""
         missing = [n for n in self.models if n not in result.predictions and n not in result.failures]
-        return self._run(result, missing, progress) if missing else result
+        if not missing:
+            return result
+        with self.lock:
+            return self._run(result, missing, progress)
 
     def _run(self, result: Classification, names: list[str],
              progress: Callable[[str], None] | None) -> Classification:
@@ -309,10 +317,17 @@ class ModelZoo:
     def classify(self, source: AudioSource, progress: Callable[[str], None] | None = None,
                  models: list[str] | None = None) -> Classification:
         """Decode ``source`` and classify it with ``models`` (default all); raises AudioError subclasses for bad input."""
-        if progress:
-            progress("Decoding the audio…")
-        clip = load_audio(source, target_sr=self.sample_rate, min_seconds=self.min_seconds)
-        return self.classify_clip(clip, progress, models)
+        if not self.lock.acquire(blocking=False):
+            if progress:
+                progress("Another song is being analysed; yours is next…")
+            self.lock.acquire()
+        try:
+            if progress:
+                progress("Decoding the audio…")
+            clip = load_audio(source, target_sr=self.sample_rate, min_seconds=self.min_seconds)
+            return self.classify_clip(clip, progress, models)
+        finally:
+            self.lock.release()
 
 
 __all__ = ["ModelZoo", "ModelPrediction", "Classification", "ClipAnalysis", "GENRES", "predict_with"]

@@ -9,15 +9,12 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .evaluation import recall_from_confusion
+from .palette import GENRE_COLORS, PETROFF_10
 
 FONT = dict(size=16)
-GENRE_COLORS = {
-    "blues": "#1f77b4", "classical": "#8c564b", "country": "#bcbd22", "disco": "#e377c2", "hiphop": "#ff7f0e",
-    "jazz": "#17becf", "metal": "#7f7f7f", "pop": "#d62728", "reggae": "#2ca02c", "rock": "#9467bd",
-}
 # Modebar settings passed to st.plotly_chart(config=...): PNG export at twice the size.
 EXPORT_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
-MAX_COLUMNS = 1500  # heatmaps of long songs are averaged down to this many time columns
+MAX_COLUMNS = 800  # heatmaps are averaged down to this many time columns (a chart is at most ~1400 px wide)
 # Plotly's Magma starts at #000004; Streamlit's plotly theme treats #000001-#000040 as placeholders for its
 # own colours and repaints them (pink), so the darkest stop is moved just outside that range.
 MAGMA = [[0.0, "#010106"], *[[i / 9, c] for i, c in enumerate(
@@ -25,12 +22,14 @@ MAGMA = [[0.0, "#010106"], *[[i / 9, c] for i, c in enumerate(
     if i > 0]]
 
 
-TICK_FONT = dict(size=15, color="#1c1e21")  # readable on a 1920 px projector (plotly's default is 12 px grey)
+# Readable on a 1920 px projector (plotly's default is 12 px). No colours here: Streamlit's theme gives text
+# and background colours that follow the viewer's light or dark preference.
+TICK_FONT = dict(size=15)
 
 
 def _layout(fig: go.Figure, title: str, height: int = 420) -> go.Figure:
     fig.update_layout(title=dict(text=title, font=dict(size=20)), font=FONT, height=height,
-                      margin=dict(l=60, r=20, t=60, b=50), template="plotly_white",
+                      margin=dict(l=60, r=20, t=60, b=50),
                       legend=dict(font=dict(size=15)))
     fig.update_xaxes(tickfont=TICK_FONT, title_font=dict(size=16))
     fig.update_yaxes(tickfont=TICK_FONT, title_font=dict(size=16))
@@ -49,19 +48,42 @@ def probability_bars(labels: Sequence[str], probabilities: np.ndarray, title: st
 
 
 def timeline(labels: Sequence[str], window_probabilities: np.ndarray, window_times: np.ndarray,
-             title: str = "Genre along the song") -> go.Figure:
-    """Stacked areas of window probabilities (n_windows, n_classes) at window centres."""
+             title: str = "Genre along the song", answer: str | None = None) -> go.Figure:
+    """Stacked areas of window probabilities (n_windows, n_classes) at window centres.
+
+    With ``answer``, the windows whose own top genre is the answer (the ones that carried it) are
+    marked above the chart. Every point is clickable (the classify page plays the song from there).
+    """
     centres = window_times.mean(axis=1)
     fig = go.Figure()
     for i, label in enumerate(labels):
         fig.add_trace(go.Scatter(
-            x=centres, y=window_probabilities[:, i] * 100, name=label, stackgroup="one", mode="lines",
-            line=dict(width=0.5, color=GENRE_COLORS.get(label)),
+            x=centres, y=window_probabilities[:, i] * 100, name=label, stackgroup="one", mode="lines+markers",
+            line=dict(width=0.5, color=GENRE_COLORS.get(label)), marker=dict(size=5),
             hovertemplate=f"{label}: %{{y:.1f}} %<br>%{{x:.1f}} s<extra></extra>",
         ))
-    fig.update_xaxes(title="time (s), window centre")
-    fig.update_yaxes(title="probability (%)", range=[0, 100])
+    if answer is not None and answer in labels:
+        carried = np.flatnonzero(np.argmax(window_probabilities, axis=1) == list(labels).index(answer))
+        fig.add_trace(go.Scatter(
+            x=centres[carried], y=np.full(len(carried), 104.0), mode="markers", name=f"windows voting {answer}",
+            marker=dict(symbol="triangle-down", size=11, color=GENRE_COLORS.get(answer), line=dict(width=1)),
+            hovertemplate=f"%{{x:.1f}} s: this window's top genre is {answer}<extra></extra>", cliponaxis=False,
+        ))
+    fig.update_xaxes(title="time (s), window centre — click to play from there")
+    fig.update_yaxes(title="probability (%)", range=[0, 108])
     return _layout(fig, title)
+
+
+def saliency_map(drops: np.ndarray, patch_times: np.ndarray, band_labels: Sequence[str], genre: str) -> go.Figure:
+    """Occlusion evidence (n_bands, n_patches): how much silencing each band lowered p(genre) in each 3 s patch."""
+    limit = float(np.abs(drops).max()) * 100 or 1.0
+    fig = go.Figure(go.Heatmap(
+        z=(drops * 100).astype(np.float32), x=patch_times.mean(axis=1), y=list(band_labels), colorscale="RdBu_r",
+        zmin=-limit, zmax=limit, zmid=0.0, colorbar=dict(title="points"),
+        hovertemplate="%{x:.0f} s, %{y}: silencing it changes p by %{z:.0f} points<extra></extra>"))
+    fig.update_xaxes(title="time (s), centre of each 3 s moment heard")
+    fig.update_yaxes(title="frequency band")
+    return _layout(fig, f"Why {genre}: red bands carried it (silenced, the probability drops)", 400)
 
 
 def _downsample(image: np.ndarray, max_columns: int = MAX_COLUMNS) -> tuple[np.ndarray, int]:
@@ -89,18 +111,20 @@ def mel_hz_ticks(n_mels: int, sample_rate: int) -> dict:
 
 def feature_heatmap(image: np.ndarray, seconds_per_frame: float, kind: str, title: str,
                     zmin: float | None = None, zmax: float | None = None, colorscale=None,
-                    zmid: float | None = None, height: int = 380, sample_rate: int = 22050) -> go.Figure:
+                    zmid: float | None = None, height: int = 380, sample_rate: int = 22050,
+                    max_columns: int = MAX_COLUMNS) -> go.Figure:
     """(n_bins, n_frames) image; ``kind`` is 'mel' (dB, y axis in Hz) or 'mfcc' (coefficients 1..n: the
-    loudness coefficient 0 is left out, it would swamp the colour range)."""
+    loudness coefficient 0 is left out, it would swamp the colour range). Sent as float32 arrays."""
     if kind == "mfcc" and image.shape[0] > 1:
         image, first = image[1:], 1
     else:
         first = 0
-    small, factor = _downsample(image)
+    small, factor = _downsample(image, max_columns)
+    small = small.astype(np.float32)
     times = np.arange(small.shape[1]) * seconds_per_frame * factor
-    if kind == "mel":
-        hz = mel_band_hz(small.shape[0], sample_rate)
-        y, hover = np.arange(small.shape[0]), [[f"{f:,.0f} Hz"] * small.shape[1] for f in hz]
+    if kind == "mel":  # the band's frequency for the hover, as numbers (strings per cell were ~2 MB a chart)
+        hz = mel_band_hz(small.shape[0], sample_rate).astype(np.float32)
+        y, hover = np.arange(small.shape[0]), np.repeat(hz[:, None], small.shape[1], axis=1)
     else:
         y, hover = np.arange(first, first + small.shape[0]), None
     if kind == "mfcc" and zmid is None:
@@ -110,7 +134,7 @@ def feature_heatmap(image: np.ndarray, seconds_per_frame: float, kind: str, titl
         z=small, x=times, y=y, colorscale=colorscale or (MAGMA if kind == "mel" else "RdBu_r"),
         zmin=zmin, zmax=zmax, zmid=zmid, customdata=hover,
         colorbar=dict(title="dB" if kind == "mel" else "value"),
-        hovertemplate=("%{x:.2f} s, %{customdata}: %{z:.1f} dB<extra></extra>" if kind == "mel"
+        hovertemplate=("%{x:.2f} s, %{customdata:,.0f} Hz: %{z:.1f} dB<extra></extra>" if kind == "mel"
                        else "%{x:.2f} s, coefficient %{y}: %{z:.1f}<extra></extra>"),
     ))
     fig.update_xaxes(title="time (s)")
@@ -126,7 +150,7 @@ def tag_bars(tags: Sequence[str], probabilities: np.ndarray, title: str = "What 
     """The ``k`` most probable of the tagger's tags (probabilities (n_tags,), averaged over the song)."""
     order = np.argsort(probabilities)[::-1][:k][::-1]
     fig = go.Figure(go.Bar(
-        x=np.asarray(probabilities)[order] * 100, y=[tags[i] for i in order], orientation="h", marker_color="#4c6a92",
+        x=np.asarray(probabilities)[order] * 100, y=[tags[i] for i in order], orientation="h", marker_color=PETROFF_10[0],
         text=[f"{probabilities[i] * 100:.0f} %" for i in order], textposition="outside",
     ))
     fig.update_xaxes(title="tag probability (%)", range=[0, 110])
@@ -156,8 +180,8 @@ def genre_grid(images: np.ndarray, genres: Sequence[str], seconds_per_frame: flo
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=list(genres), horizontal_spacing=0.03, vertical_spacing=0.12)
     zmin, zmax = float(np.percentile(images, 1)), float(np.percentile(images, 99))
     for i, genre in enumerate(genres):
-        small, factor = _downsample(images[i], 400)
-        fig.add_trace(go.Heatmap(z=small, x=np.arange(small.shape[1]) * seconds_per_frame * factor,
+        small, factor = _downsample(images[i], 200)  # a fifth of the page wide
+        fig.add_trace(go.Heatmap(z=small.astype(np.float32), x=np.arange(small.shape[1]) * seconds_per_frame * factor,
                                  colorscale=MAGMA if kind == "mel" else "RdBu_r", zmin=zmin, zmax=zmax,
                                  showscale=(i == 0),
                                  colorbar=dict(title="dB" if kind == "mel" else "value")),
@@ -202,7 +226,7 @@ def recall_bars(confusions: dict[str, np.ndarray], labels: Sequence[str]) -> go.
 def learning_curves(histories: dict[str, pd.DataFrame], metric: str) -> go.Figure:
     """Train and validation ``metric`` ('loss' or 'acc') per epoch, averaged over the CV folds."""
     fig = go.Figure()
-    palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
+    palette = PETROFF_10
     for i, (name, frame) in enumerate(histories.items()):
         folds = frame[frame["fold"] != "final"]
         if folds.empty:

@@ -2,17 +2,20 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app_support import MODELS_DIR, load_zoo, show_chart
+from app_support import MODELS_DIR, clicked_time, describe_probabilities, load_zoo, show_chart
 from genre_core.audio import SUPPORTED_EXTENSIONS
 from genre_core.catalog import metrics_table, out_of_fold_answer, training_clip_of
 from genre_core.errors import AudioError, GenreCoreError
-from genre_core.plots import feature_heatmap, probability_bars, tag_bars, tag_timeline, timeline
+from genre_core.explain import explain
+from genre_core.plots import feature_heatmap, probability_bars, saliency_map, tag_bars, tag_timeline, timeline
+from genre_core.report import report_html, report_images, summarize
 from genre_core.states import describe_sections
 
 log = logging.getLogger(__name__)
@@ -59,7 +62,10 @@ if len(data) > limit_mb * 1024 * 1024:  # Streamlit enforces this too; this says
     st.error(f"**This file is too large** ({len(data) / 2**20:.0f} MB); the limit is {limit_mb} MB. "
              "Trim the song or convert it to MP3 or OGG.")
     st.stop()
-st.audio(data)
+start = clicked_time(st.session_state.get("timeline"))  # a click on the timeline plays the song from there
+st.audio(data, start_time=int(start or 0), autoplay=start is not None)
+if start is not None:
+    st.caption(f"Playing from {int(start) // 60}:{int(start) % 60:02d}, the moment clicked on the timeline.")
 
 # One classification per distinct input in this session; reruns (widget changes) reuse it.
 cache = st.session_state.setdefault("classifications", {})
@@ -128,21 +134,51 @@ if tagged is not None and tagged.sampled:
                "`python -m genre_core predict --every-patch` hears every 3 s.")
 col_probs, col_tags = st.columns(2)
 with col_probs:
-    show_chart(probability_bars(final.labels, final.probabilities, "Genre probabilities"), "probs")
+    show_chart(probability_bars(final.labels, final.probabilities, "Genre probabilities"), "probs",
+               alt=describe_probabilities(final.labels, final.probabilities))
 with col_tags:
     if tagged is not None:
-        show_chart(tag_bars(zoo.tagger.tags, tagged.mean_tags()), "tags")
+        show_chart(tag_bars(zoo.tagger.tags, tagged.mean_tags()), "tags",
+                   alt=describe_probabilities(zoo.tagger.tags, tagged.mean_tags(), 5))
         st.caption("Tags a network trained on about 200,000 songs of the Million Song Dataset gives this song "
                    "(Last.fm tags, averaged over every 3 s of it). It is the ear under the headline answer.")
 
 if final.window_probabilities is not None and len(final.window_probabilities) > 1:
     whose = final.timeline_model or final.model
+    carried = int((np.argmax(final.window_probabilities, axis=1) == final.labels.index(genre)).sum())
     show_chart(timeline(final.labels, final.window_probabilities, final.window_times,
-                        f"Genre along the song ({whose}, 3 s windows)"), "timeline")
+                        f"Genre along the song ({whose}, 3 s windows)", answer=genre), "timeline",
+               alt=f"In words: {carried} of {len(final.window_probabilities)} windows have {genre} as their top "
+                   "genre (marked ▼ above the chart). Click a point to play the song from there.", clickable=True)
 if verdict is not None and verdict.state != "mixed" and len(verdict.sections) > 1:
     st.caption(f"Along the song: {describe_sections(verdict.sections)}.")
 if tagged is not None and len(tagged.tags) > 1:
     show_chart(tag_timeline(zoo.tagger.tags, tagged.tags, tagged.times), "tag_timeline")
+
+st.subheader("Why this genre")
+if tagged is not None:
+    heard = [zoo.tagger.tags[i] for i in np.argsort(tagged.mean_tags())[::-1][:5]]
+    st.markdown(f"The pretrained network hears **{', '.join(heard)}**; the {genre} answer is a classifier on what "
+                "it hears in each 3 s window, averaged over the song.")
+transfer = next((m for m in zoo.models.values() if m.kind == "transfer" and m.name == final.timeline_model), None)
+explained = st.session_state.setdefault("explained", {})
+if transfer is not None:
+    if digest not in explained and st.button("Show which moments and frequencies decided it",
+                                             help="Hears the song again with one frequency band silenced at a time "
+                                                  "(a few seconds)."):
+        with st.spinner("Tracing the answer back to the spectrogram…"):
+            explained.clear()
+            with zoo.lock:
+                explained[digest] = explain(zoo.tagger, transfer.svm, result.analysis.samples(
+                    zoo.tagger.front_end.sample_rate), transfer.labels.index(genre), genre, zoo.max_patches)
+    if digest in explained:
+        saliency = explained[digest]
+        st.markdown(saliency.in_words())
+        show_chart(saliency_map(saliency.drops, saliency.patch_times,
+                                [saliency.band_label(b) for b in range(len(saliency.drops))], genre), "saliency")
+        st.caption(f"Each 3 s moment the network heard was heard again with one frequency band silenced at a time; "
+                   f"the colour is how many points the probability of {genre} fell (red) or rose (blue). Which "
+                   "moments carried the answer is on the timeline above (▼).")
 
 st.subheader("How every model voted")
 if len(result.predictions) < len(zoo.models):
@@ -184,3 +220,14 @@ with mel_tab:
 with mfcc_tab:
     show_chart(feature_heatmap(result.analysis.image(cfg, "mfcc"), cfg.seconds_per_frame, "mfcc",
                                "MFCC (coefficients 1–19; 0, the loudness, is left out)"), "mfcc")
+
+st.subheader("Take the result away")
+name = uploaded.name if seen["current"] == "upload" and uploaded is not None else "recording"
+left, right = st.columns(2)
+left.download_button("Download the report (HTML)", on_click="ignore", file_name=f"{name}.genre-report.html",
+                     mime="text/html", icon=None,
+                     data=lambda: report_html(summarize(result, zoo, name), report_images(result, zoo)),
+                     help="One self-contained page: the genre, probabilities, every model's vote, tags, the "
+                          "timeline and the spectrogram as images, the file and the model versions.")
+right.download_button("Download the result (JSON)", on_click="ignore", file_name=f"{name}.genre.json",
+                      mime="application/json", data=lambda: json.dumps(summarize(result, zoo, name), indent=2))

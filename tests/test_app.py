@@ -235,3 +235,56 @@ def test_about_page_is_drawn_from_the_stored_results():
     assert "clips** of GTZAN" in text and "artist-filtered test has" in text and "not sure" in text
     table = at.dataframe[0].value
     assert "musicnn_logreg" in set(table["folder"]) and table["balanced accuracy (5-fold)"].between(0, 1).all()
+
+
+def test_why_this_genre_and_the_report_downloads(gtzan_dir):
+    clip = gtzan_dir / "metal" / "metal.00002.ogg"
+    at = _app().run()
+    at.file_uploader[0].set_value((clip.name, clip.read_bytes(), "audio/ogg")).run()
+    assert any(s.value == "Why this genre" for s in at.subheader)
+    assert any("The pretrained network hears" in m.value for m in at.markdown)
+    timeline = _chart(at, "Genre along the song")
+    assert any(t.get("name", "").startswith("windows voting") for t in timeline["data"])  # the windows that carried it
+    assert any("Click a point to play" in c.value for c in at.caption)  # text alternative of the timeline
+    at.button[0].click().run()  # show which moments and frequencies decided it
+    assert not at.exception and not at.error
+    assert any("Why metal" in c.proto.spec for c in at.get("plotly_chart"))
+    assert any("Silencing the" in m.value and "metal" in m.value for m in at.markdown)
+    downloads = at.get("download_button")
+    assert [d.proto.label for d in downloads] == ["Download the report (HTML)", "Download the result (JSON)"]
+
+
+def test_clicking_the_timeline_plays_the_song_from_there():
+    """The timeline's selection (what a click sends) sets the audio player's start time."""
+    at = _upload(_app().run(), "song.wav", _wav_bytes(np.tile(chirp(5.0, 22050, 200, 900), 2)))
+    at.session_state["timeline"] = {"selection": {"points": [{"x": 7.5, "y": 40}], "point_indices": [2]}}
+    at.run()
+    assert not at.exception
+    assert at.get("audio")[0].proto.start_time == 7
+    assert any("Playing from 0:07" in c.value for c in at.caption)
+
+
+def test_two_songs_side_by_side(gtzan_dir):
+    at = _app().run()
+    at.switch_page("pages/two_songs.py").run()
+    assert not at.exception and len(at.info) == 2
+    for i, name in enumerate(("classical/classical.00005.ogg", "metal/metal.00005.ogg")):
+        clip = gtzan_dir / name
+        at.file_uploader[i].set_value((clip.name, clip.read_bytes(), "audio/ogg")).run()
+    assert not at.exception and not at.error
+    assert [m.value for m in at.metric] == ["Classical", "Metal"]
+    assert sum("Mel spectrogram" in c.proto.spec for c in at.get("plotly_chart")) == 2
+    assert any("differ by" in m.value for m in at.markdown)
+
+
+def test_many_files_at_once_lists_bad_files_and_offers_a_csv(audio_dir):
+    at = _app().run()
+    at.switch_page("pages/batch.py").run()
+    assert not at.exception
+    files = [(n, (audio_dir / n).read_bytes(), "audio/wav") for n in ("chirp.wav", "text.wav", "stereo48k.wav")]
+    at.file_uploader[0].set_value(files).run()
+    assert not at.exception and not at.error
+    table = at.dataframe[0].value
+    assert list(table["file"]) == ["chirp.wav", "stereo48k.wav"] and table["confidence"].between(0, 1).all()
+    assert any("text.wav" in w.value for w in at.warning)
+    assert at.get("download_button")[0].proto.label == "Download the table (CSV)"

@@ -1,0 +1,51 @@
+"""Many files at once: upload several songs, get a table of genre, confidence and agreement, as CSV too."""
+from __future__ import annotations
+
+import streamlit as st
+
+from app_support import load_zoo
+from genre_core.audio import SUPPORTED_EXTENSIONS
+from genre_core.batch import classify_many
+
+st.title("Many files at once")
+st.caption("Upload several songs; each gets the genre, how confident the answer is and how many models agree. "
+           "Files that can't be classified are listed with the reason, and the others go on. From the command "
+           "line: `python -m genre_core predict FOLDER --csv results.csv`.")
+
+zoo = load_zoo()
+if not zoo.models:
+    st.error("No trained model is available. Train them with `python -m genre_core train all`.")
+    st.stop()
+files = st.file_uploader("Song files", type=[e.lstrip(".") for e in SUPPORTED_EXTENSIONS], accept_multiple_files=True)
+if not files:
+    st.info("Choose or drop several audio files.")
+    st.stop()
+
+key = tuple((f.name, f.size, f.file_id) for f in files)
+if st.session_state.get("batch_key") != key:
+    bar = st.progress(0.0, text="Starting…")
+
+    def progress(i: int, name: str) -> None:
+        bar.progress(i / len(files), text=f"{i + 1} of {len(files)}: {name}")
+
+    table = classify_many(zoo, ((f.name, f.getvalue()) for f in files), progress)
+    bar.progress(1.0, text=f"Done: {len(files)} files.")
+    st.session_state["batch_key"], st.session_state["batch_table"] = key, table
+table = st.session_state["batch_table"]
+
+done, failed = table[table["problem"].isna()], table[table["problem"].notna()]
+st.subheader(f"{len(done)} classified" + (f", {len(failed)} could not be" if len(failed) else ""))
+st.dataframe(done.drop(columns="problem"), hide_index=True, width="stretch", column_config={
+    "confidence": st.column_config.ProgressColumn("confidence", format="percent", min_value=0, max_value=1,
+                                                  help="Probability of the genre under the headline rule."),
+    "agreement": st.column_config.ProgressColumn("agreement", format="percent", min_value=0, max_value=1,
+                                                 help="Share of the models whose top genre is the same."),
+    "duration_s": st.column_config.NumberColumn("seconds", format="%.1f"),
+})
+if len(done):
+    counts = done["genre"].value_counts()
+    st.caption("In words: " + ", ".join(f"{n} {g}" for g, n in counts.items()) + ".")
+for row in failed.itertuples():
+    st.warning(f"**{row.file}**: {row.problem}")
+st.download_button("Download the table (CSV)", table.to_csv(index=False), file_name="genres.csv", mime="text/csv",
+                   on_click="ignore")

@@ -1,0 +1,88 @@
+"""Two songs side by side: answer, probabilities, tags, timeline and mel spectrogram of each."""
+from __future__ import annotations
+
+import hashlib
+import logging
+
+import numpy as np
+import streamlit as st
+
+from app_support import describe_probabilities, load_zoo, show_chart
+from genre_core.audio import SUPPORTED_EXTENSIONS
+from genre_core.config import DEFAULT_FEATURES
+from genre_core.errors import AudioError, GenreCoreError
+from genre_core.plots import feature_heatmap, probability_bars, tag_bars, timeline
+
+log = logging.getLogger(__name__)
+
+st.title("Two songs side by side")
+st.caption("Upload two songs to see how the models hear each: the genre, its probabilities, the tags, the genre "
+           "along the song and the mel spectrogram, next to each other.")
+zoo = load_zoo()
+if not zoo.models:
+    st.error("No trained model is available. Train them with `python -m genre_core train all`.")
+    st.stop()
+
+results = st.session_state.setdefault("two_songs", {})  # side -> (digest, result)
+columns = st.columns(2, gap="large")
+for side, column in zip(("A", "B"), columns):
+    with column:
+        st.subheader(f"Song {side}")
+        upload = st.file_uploader(f"Song {side}", type=[e.lstrip(".") for e in SUPPORTED_EXTENSIONS], key=f"song_{side}",
+                                  label_visibility="collapsed")
+        if upload is None:
+            results.pop(side, None)
+            st.info(f"Upload song {side}.")
+            continue
+        data = upload.getvalue()
+        digest = hashlib.sha256(data).hexdigest()
+        if results.get(side, (None,))[0] != digest:
+            try:
+                with st.spinner(f"Analysing {upload.name}…"):
+                    results[side] = (digest, zoo.classify(data, models=zoo.answer_models))
+            except AudioError as exc:
+                results.pop(side, None)
+                st.error(f"**This file can't be classified.** {exc}")
+                continue
+            except GenreCoreError as exc:
+                results.pop(side, None)
+                st.error(str(exc))
+                continue
+            except Exception:
+                log.exception("classification failed")
+                results.pop(side, None)
+                st.error("Something went wrong while analysing this file. Please try another file.")
+                continue
+        result = results[side][1]
+        final = result.final
+        genre = final.vote_label
+        st.audio(data)
+        st.metric(f"{upload.name}", genre.capitalize(),
+                  f"{final.probabilities[final.labels.index(genre)]:.0%} probability", delta_color="off")
+        if result.verdict is not None and result.verdict.state != "confident":
+            st.warning(result.verdict.headline)
+        for warning in result.warnings:
+            st.warning(warning)
+        show_chart(probability_bars(final.labels, final.probabilities), f"probs_{side}",
+                   alt=describe_probabilities(final.labels, final.probabilities))
+        tagged = result.tags(zoo.tagger)
+        if tagged is not None:
+            show_chart(tag_bars(zoo.tagger.tags, tagged.mean_tags(), k=8), f"tags_{side}",
+                       alt=describe_probabilities(zoo.tagger.tags, tagged.mean_tags(), 5))
+        if final.window_probabilities is not None and len(final.window_probabilities) > 1:
+            show_chart(timeline(final.labels, final.window_probabilities, final.window_times, "Genre along the song",
+                                answer=genre), f"timeline_{side}")
+        mel = result.analysis.image(DEFAULT_FEATURES, "mel")
+        show_chart(feature_heatmap(mel, DEFAULT_FEATURES.seconds_per_frame, "mel", "Mel spectrogram",
+                                   zmin=float(np.percentile(mel, 2)), zmax=float(mel.max()), max_columns=500), f"mel_{side}")
+
+if len(results) == 2:
+    (_, a), (_, b) = results["A"], results["B"]
+    pa, pb = a.final.probabilities, b.final.probabilities
+    # total variation distance between the two genre distributions: 0 = the same, 1 = nothing in common
+    distance = 0.5 * float(np.abs(pa - pb).sum())
+    same = a.final.vote_label == b.final.vote_label
+    st.subheader("Together")
+    st.markdown(f"{'Both are' if same else 'Song A is'} **{a.final.vote_label}**"
+                f"{'' if same else f', song B **{b.final.vote_label}**'}. Their genre probabilities differ by "
+                f"{distance:.0%} (0 % = the same mix of genres, 100 % = nothing in common).")
