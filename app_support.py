@@ -13,8 +13,11 @@ MODELS_DIR = Path(os.environ.get("GENRE_MODELS_DIR", DEFAULT_MODELS_DIR))
 
 @st.cache_resource(show_spinner="Loading the trained models…")
 def load_zoo(models_dir: str = str(MODELS_DIR)) -> ModelZoo:
-    """All stored models, loaded once per server and shared read-only by every session."""
-    return ModelZoo.load(models_dir)
+    """All stored models, loaded once per server and shared read-only by every session (warmed up)."""
+    zoo = ModelZoo.load(models_dir)
+    if zoo.models:
+        zoo.warm_up()
+    return zoo
 
 
 def show_chart(fig, key: str | None = None, alt: str | None = None, clickable: bool = False):

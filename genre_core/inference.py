@@ -253,6 +253,14 @@ class ModelZoo:
         """The pretrained tagger behind the transfer models, if any is stored."""
         return next((m.tagger for m in self.models.values() if m.tagger is not None), None)
 
+    def warm_up(self) -> None:
+        """Classify 4 s of generated sound once with every model, so the first listener does not pay for
+        lazy imports (librosa compiles numba functions on first use: ~2.4 s), allocator growth and JIT."""
+        rate = self.sample_rate
+        t = np.arange(4 * rate) / rate
+        tone = (0.3 * np.sin(2 * np.pi * 220 * t) * (1 + np.sin(2 * np.pi * 2 * t))).astype(np.float32)
+        self.classify_clip(AudioClip(tone, rate, rate, 1))
+
     @property
     def answer_models(self) -> list[str]:
         """The models the headline answer needs (all models when there is no headline rule)."""
