@@ -1,5 +1,9 @@
 """App-level speed figures in headless Debian Chromium (issue: speed a listener feels). Prints medians.
 
+The browser runs on the same 2 cores as the server here, so browser-measured times include Chromium's
+own work (decoding the audio for the player, drawing the charts in software); the classify page also
+logs its server-side time from an upload's arrival to the answer and to the page's end, printed too.
+
     .venv/bin/python bench/app_bench.py --data ../shared/gtzan              # everything (~15 min)
     .venv/bin/python bench/app_bench.py --data ../shared/gtzan --only pages upload
 
@@ -49,10 +53,36 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(port: int) -> subprocess.Popen:
+def start_server(port: int, log: Path | None = None) -> subprocess.Popen:
+    """The app on ``port``; its stderr (with the server-side timing lines) goes to ``log``."""
+    err = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115 (lives as long as the server)
     return subprocess.Popen([sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
                              "--server.port", str(port), "--server.address", "127.0.0.1"],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err)
+
+
+class ServerTimes:
+    """The classify page's own timing lines ('answer 0.612 s after ...', 'page ...') from the server log."""
+
+    def __init__(self, log: Path) -> None:
+        self.log, self.seen = log, 0
+
+    def new(self) -> dict[str, list[float]]:
+        """Seconds logged since the last call, by kind ('answer', 'page')."""
+        lines = self.log.read_text().splitlines()
+        fresh, self.seen = lines[self.seen:], len(lines)
+        out: dict[str, list[float]] = {"answer": [], "page": []}
+        for line in fresh:
+            parts = line.split("genre_app.timing ")
+            if len(parts) == 2:
+                kind, seconds = parts[1].split()[:2]
+                out.setdefault(kind, []).append(float(seconds))
+        return out
+
+    def summary(self) -> str:
+        t = self.new()
+        return (f"server side: answer p50 {median(t['answer']):.2f} s, p95 {p95(t['answer']):.2f} s; "
+                f"page done p50 {median(t['page']):.2f} s")
 
 
 def wait_healthy(url: str, timeout: float = 120) -> None:
@@ -164,11 +194,13 @@ async def main(args: argparse.Namespace) -> None:
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
         t0 = time.perf_counter()
-        server = start_server(port)
+        server = start_server(port, tmp / "server.log")
+        times = ServerTimes(tmp / "server.log")
         try:
             wait_healthy(url)
             healthy = time.perf_counter() - t0
             genre, answer, _ = await upload(browser, url, order[0])
+            times.new()
             if "cold" in only:
                 print(f"cold start: healthy {healthy:.1f} s; first upload answered {time.perf_counter() - t0:.1f} s "
                       f"after `streamlit run` (upload -> answer {answer:.1f} s; {genre}, CLI {cli_answer(order[0])})")
@@ -180,32 +212,38 @@ async def main(args: argparse.Namespace) -> None:
             if "upload" in only:
                 song = long_song(order, 240, tmp)
                 for label, clip in (("30 s clip", order[1]), ("4-minute song", song)):
+                    times.new()
                     runs = [await upload(browser, url, clip) for _ in range(args.repeats)]
                     print(f"warm upload of a {label}: answer median {median([r[1] for r in runs]):.2f} s, every chart "
-                          f"{median([r[2] for r in runs]):.2f} s (of {len(runs)}; {runs[0][0]}, CLI {cli_answer(clip)})")
+                          f"{median([r[2] for r in runs]):.2f} s (of {len(runs)}; {runs[0][0]}, CLI {cli_answer(clip)}); "
+                          + times.summary())
             if "sessions" in only:
                 batch = order[: args.sessions]
+                times.new()
                 start = time.perf_counter()
                 results = await asyncio.gather(*(upload(browser, url, c) for c in batch))
                 wall = time.perf_counter() - start
                 correct = sum(r[0] == cli_answer(c) for r, c in zip(results, batch))
                 answers = [r[1] for r in results]
                 print(f"{len(batch)} concurrent sessions, different clips: {correct}/{len(batch)} answers equal the CLI's; "
-                      f"upload -> answer p50 {median(answers):.1f} s, p95 {p95(answers):.1f} s; wall {wall:.1f} s")
+                      f"upload -> answer p50 {median(answers):.1f} s, p95 {p95(answers):.1f} s; wall {wall:.1f} s; "
+                      + times.summary())
             if "soak" in only:
-                samples, correct, times = [], 0, []
+                times.new()
+                samples, correct, answer_times = [], 0, []
                 for i in range(args.soak):
                     clip = order[i % len(order)]
                     genre, answer, _ = await upload(browser, url, clip)
                     correct += genre == cli_answer(clip)
-                    times.append(answer)
+                    answer_times.append(answer)
                     samples.append(rss_mb(server.pid))
                 warm = samples[min(args.warmup, len(samples)) - 1]
                 growth = max(samples[args.warmup:] or [warm]) / warm - 1
                 print(f"{args.soak} classifications in a row (a new session each): {correct}/{args.soak} equal the CLI's; "
                       f"server memory after {args.warmup} {warm:.0f} MB, max after {max(samples):.0f} MB, "
                       f"last {samples[-1]:.0f} MB: growth after warm-up {growth:+.1%} (limit +10 %); "
-                      f"upload -> answer p50 {median(times):.2f} s, p95 {p95(times):.2f} s")
+                      f"upload -> answer p50 {median(answer_times):.2f} s, p95 {p95(answer_times):.2f} s; "
+                      + times.summary())
             alive = server.poll() is None and urllib.request.urlopen(f"{url}/_stcore/health").read() == b"ok"
             print(f"server still healthy: {alive}; peak server memory {rss_mb(server.pid, 'VmHWM:'):.0f} MB")
         finally:

@@ -97,6 +97,11 @@ class ClipAnalysis:
             self._tagged[tagger.name] = embed(tagger, self.samples(tagger.front_end.sample_rate), self.max_patches)
         return self._tagged[tagger.name]
 
+    def release_intermediates(self) -> None:
+        """Drop the power spectrograms (the largest arrays: 5 MB per 30 s), once every model has run;
+        the samples, feature images and tagger output stay for drawing, explaining and reports."""
+        self._power.clear()
+
     def loudness_db(self, cfg: FeatureConfig) -> float:
         """Mean frame RMS in dBFS, the same figure as the handcrafted ``rms_mean`` (without computing the rest)."""
         if cfg in self._handcrafted:

@@ -101,12 +101,19 @@ def mel_band_hz(n_mels: int, sample_rate: int) -> np.ndarray:
     return librosa.mel_frequencies(n_mels=n_mels + 2, fmin=0.0, fmax=sample_rate / 2)[1:-1]
 
 
+def mel_band_labels(n_mels: int, sample_rate: int) -> list[str]:
+    """Row names of a mel image: each band's centre frequency, e.g. '1,034 Hz'."""
+    return [f"{f:,.0f} Hz" for f in mel_band_hz(n_mels, sample_rate)]
+
+
 def mel_hz_ticks(n_mels: int, sample_rate: int) -> dict:
-    """y-axis ticks of a mel image (rows = bands) labelled in Hz at round frequencies."""
+    """y-axis ticks of a mel image whose rows are named by :func:`mel_band_labels`, at round frequencies."""
     hz = mel_band_hz(n_mels, sample_rate)
+    labels = mel_band_labels(n_mels, sample_rate)
     wanted = [f for f in (500, 1000, 2000, 4000, 8000, 16000) if hz[0] <= f <= hz[-1]]  # lower ones crowd
-    ticks = [int(np.argmin(np.abs(hz - f))) for f in wanted]
-    return {"tickvals": ticks, "ticktext": [f"{f:,}" if f < 1000 else f"{f // 1000} k" for f in wanted]}
+    ticks = [labels[int(np.argmin(np.abs(hz - f)))] for f in wanted]
+    return {"type": "category", "tickvals": ticks,
+            "ticktext": [f"{f:,}" if f < 1000 else f"{f // 1000} k" for f in wanted]}
 
 
 def feature_heatmap(image: np.ndarray, seconds_per_frame: float, kind: str, title: str,
@@ -122,19 +129,18 @@ def feature_heatmap(image: np.ndarray, seconds_per_frame: float, kind: str, titl
     small, factor = _downsample(image, max_columns)
     small = small.astype(np.float32)
     times = np.arange(small.shape[1]) * seconds_per_frame * factor
-    if kind == "mel":  # the band's frequency for the hover, as numbers (strings per cell were ~2 MB a chart)
-        hz = mel_band_hz(small.shape[0], sample_rate).astype(np.float32)
-        y, hover = np.arange(small.shape[0]), np.repeat(hz[:, None], small.shape[1], axis=1)
+    if kind == "mel":  # rows named by their frequency: the hover says it, sent once per row, not per cell
+        y = mel_band_labels(small.shape[0], sample_rate)
     else:
-        y, hover = np.arange(first, first + small.shape[0]), None
+        y = np.arange(first, first + small.shape[0])
     if kind == "mfcc" and zmid is None:
         limit = float(np.percentile(np.abs(small), 99)) or 1.0
         zmin, zmax, zmid = -limit, limit, 0.0
     fig = go.Figure(go.Heatmap(
-        z=small, x=times, y=y, colorscale=colorscale or (MAGMA if kind == "mel" else "RdBu_r"),
-        zmin=zmin, zmax=zmax, zmid=zmid, customdata=hover,
+        z=small, x=times.astype(np.float32), y=y, colorscale=colorscale or (MAGMA if kind == "mel" else "RdBu_r"),
+        zmin=zmin, zmax=zmax, zmid=zmid,
         colorbar=dict(title="dB" if kind == "mel" else "value"),
-        hovertemplate=("%{x:.2f} s, %{customdata:,.0f} Hz: %{z:.1f} dB<extra></extra>" if kind == "mel"
+        hovertemplate=("%{x:.2f} s, %{y}: %{z:.1f} dB<extra></extra>" if kind == "mel"
                        else "%{x:.2f} s, coefficient %{y}: %{z:.1f}<extra></extra>"),
     ))
     fig.update_xaxes(title="time (s)")
@@ -180,8 +186,10 @@ def genre_grid(images: np.ndarray, genres: Sequence[str], seconds_per_frame: flo
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=list(genres), horizontal_spacing=0.03, vertical_spacing=0.12)
     zmin, zmax = float(np.percentile(images, 1)), float(np.percentile(images, 99))
     for i, genre in enumerate(genres):
-        small, factor = _downsample(images[i], 200)  # a fifth of the page wide
-        fig.add_trace(go.Heatmap(z=small.astype(np.float32), x=np.arange(small.shape[1]) * seconds_per_frame * factor,
+        small, factor = _downsample(images[i], 160)  # a fifth of the page wide
+        rows_named = mel_band_labels(small.shape[0], sample_rate) if kind == "mel" else None
+        fig.add_trace(go.Heatmap(z=small.astype(np.float32), y=rows_named,
+                                 x=(np.arange(small.shape[1]) * seconds_per_frame * factor).astype(np.float32),
                                  colorscale=MAGMA if kind == "mel" else "RdBu_r", zmin=zmin, zmax=zmax,
                                  showscale=(i == 0),
                                  colorbar=dict(title="dB" if kind == "mel" else "value")),

@@ -4,12 +4,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app_support import MODELS_DIR, clicked_time, describe_probabilities, load_zoo, show_chart
+from app_support import MODELS_DIR, clicked_time, describe_probabilities, load_zoo, release_memory, show_chart, timing
 from genre_core.audio import SUPPORTED_EXTENSIONS
 from genre_core.catalog import metrics_table, out_of_fold_answer, training_clip_of
 from genre_core.errors import AudioError, GenreCoreError
@@ -69,6 +70,7 @@ if start is not None:
 
 # One classification per distinct input in this session; reruns (widget changes) reuse it.
 cache = st.session_state.setdefault("classifications", {})
+arrived = time.perf_counter() if digest not in cache else None  # a new input: log how long it takes
 if digest not in cache:
     problem = None
     with st.status("Analysing the song…", expanded=False) as status:
@@ -117,6 +119,8 @@ left, mid, right = st.columns(3)
 left.metric("Predicted genre", genre.capitalize())
 mid.metric("Probability", f"{probability:.0%}")
 agreeing = right.empty()  # filled once every model has run (below)
+if arrived is not None:
+    timing.info("answer %.3f s after the upload reached the script", time.perf_counter() - arrived)
 headline = zoo.headline
 if headline is not None and final.model == "headline":
     how = ("a logistic regression that weighs " + ", ".join(headline.members) if headline.rule == "stack"
@@ -188,6 +192,7 @@ if len(result.predictions) < len(zoo.models):
         except Exception:  # the answer above stands; keep the details in the server log
             log.exception("the comparison models failed")
             st.warning("The other models could not be run on this file; the answer above is unaffected.")
+    result.analysis.release_intermediates()
 for name, error in result.failures.items():
     st.warning(f"Model {name} could not classify this clip: {error}")
 agree = sum(p.mean_label == genre for p in result.predictions.values())
@@ -211,13 +216,14 @@ st.dataframe(pd.DataFrame(rows).sort_values("balanced accuracy", ascending=False
 
 cfg = next(m.feature_config for m in zoo.models.values() if m.kind == "torch") if any(
     m.kind == "torch" for m in zoo.models.values()) else next(iter(zoo.models.values())).feature_config
-mel_tab, mfcc_tab = st.tabs(["Mel spectrogram", "MFCC"])
-with mel_tab:
+view = st.segmented_control("Spectrogram", ["Mel spectrogram", "MFCC", "Hide"], default="Mel spectrogram",
+                            key="spectrogram_view", help="Only the one chosen is drawn (and sent to the browser).")
+if view == "Mel spectrogram":
     mel = result.analysis.image(cfg, "mel")
     show_chart(feature_heatmap(mel, cfg.seconds_per_frame, "mel", "Mel spectrogram",
                                zmin=float(np.percentile(mel, 2)), zmax=float(mel.max()),
                                sample_rate=cfg.sample_rate), "mel")
-with mfcc_tab:
+elif view == "MFCC":
     show_chart(feature_heatmap(result.analysis.image(cfg, "mfcc"), cfg.seconds_per_frame, "mfcc",
                                "MFCC (coefficients 1–19; 0, the loudness, is left out)"), "mfcc")
 
@@ -231,3 +237,6 @@ left.download_button("Download the report (HTML)", on_click="ignore", file_name=
                           "timeline and the spectrogram as images, the file and the model versions.")
 right.download_button("Download the result (JSON)", on_click="ignore", file_name=f"{name}.genre.json",
                       mime="application/json", data=lambda: json.dumps(summarize(result, zoo, name), indent=2))
+if arrived is not None:
+    timing.info("page %.3f s after the upload reached the script", time.perf_counter() - arrived)
+    release_memory()

@@ -35,16 +35,16 @@ if kind == "mfcc":
 with left:
     show_chart(feature_heatmap(a, summary.seconds_per_frame, kind,
                                f"{genre_a} ({summary.clips_per_genre.get(genre_a, 0)} clips)",
-                               zmin=zmin, zmax=zmax, zmid=0.0 if kind == "mfcc" else None, max_columns=400), "a")
+                               zmin=zmin, zmax=zmax, zmid=0.0 if kind == "mfcc" else None, max_columns=330), "a")
 with right:
     show_chart(feature_heatmap(b, summary.seconds_per_frame, kind,
                                f"{genre_b} ({summary.clips_per_genre.get(genre_b, 0)} clips)",
-                               zmin=zmin, zmax=zmax, zmid=0.0 if kind == "mfcc" else None, max_columns=400), "b")
+                               zmin=zmin, zmax=zmax, zmid=0.0 if kind == "mfcc" else None, max_columns=330), "b")
 
 difference = a - b
 limit = float(np.percentile(np.abs(difference if kind == "mel" else difference[1:]), 99)) or 1.0
 show_chart(feature_heatmap(difference, summary.seconds_per_frame, kind, f"Difference: {genre_a} − {genre_b}",
-                           zmin=-limit, zmax=limit, colorscale="RdBu_r", zmid=0.0, max_columns=700), "diff")
+                           zmin=-limit, zmax=limit, colorscale="RdBu_r", zmid=0.0, max_columns=450), "diff")
 profile_a, profile_b = a.mean(axis=1), b.mean(axis=1)
 st.caption(f"Averaged over time, {genre_a} is {np.mean(profile_a - profile_b):+.1f} "
            f"{'dB' if kind == 'mel' else 'units'} against {genre_b} across "

@@ -168,3 +168,29 @@ def test_a_recording_after_an_upload_replaces_it(server, browser, gtzan_dir, tmp
         page.screenshot(path=str(SHOTS / "classify-recording.png"), full_page=True)
     finally:
         with_microphone.close()
+
+
+def test_timeline_click_plays_from_there_and_the_report_opens(server, page, gtzan_dir, tmp_path):
+    """A real click on a point of the timeline moves the player; the downloaded report opens offline."""
+    _upload_shows_the_clis_genre(page, server, gtzan_dir / "jazz" / "jazz.00005.ogg")
+    page.get_by_text("Take the result away").wait_for(timeout=120_000)
+    _wait_idle(page)
+    chart = page.locator('[data-testid="stPlotlyChart"]').filter(has_text="Genre along the song")
+    point = chart.locator(".scatterlayer .trace .points path").nth(6)  # a marker of the first genre's area
+    point.scroll_into_view_if_needed()
+    box = point.bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.get_by_text("Playing from 0:19").wait_for(timeout=60_000)  # the 7th 3 s window's centre, 19.5 s
+    # the player itself moved there (Streamlit sets currentTime once the audio's metadata is loaded)
+    page.wait_for_function("() => document.querySelector('audio').currentTime >= 19", timeout=30_000)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download the report (HTML)").click()
+    report = tmp_path / "report.html"
+    download.value.save_as(report)
+    offline = page.context.browser.new_context(offline=True).new_page()
+    offline.goto(report.as_uri())
+    assert offline.get_by_role("heading", name="Genre report: jazz.00005.ogg").is_visible()
+    sizes = offline.eval_on_selector_all("img", "imgs => imgs.map(i => i.complete && i.naturalWidth)")
+    assert len(sizes) == 4 and all(w > 100 for w in sizes)  # every chart image decodes
+    offline.screenshot(path=str(SHOTS / "report.png"))
+    offline.context.close()
