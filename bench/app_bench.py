@@ -17,6 +17,8 @@ Parts (``--only``):
             CLI's for that clip (so no session sees another's upload); p50/p95 upload -> answer.
 - soak:     M classifications in a row (a new session each), the server's resident memory sampled
             after each; growth after the warm-up must stay under 10 %.
+- floor:    the same "new session shows the page" for a bare Streamlit page (title, uploader, one
+            line; same config): what Streamlit and the browser cost before any of our code runs.
 Loopback only; the server is started fresh for each run.
 """
 from __future__ import annotations
@@ -134,6 +136,33 @@ async def open_page(browser, url: str, name: str) -> tuple[float, int]:
     return elapsed, received[0]
 
 
+BARE_APP = """import streamlit as st
+st.title("Which genre is this song?")
+st.file_uploader("Song file")
+st.info("Upload or record a song to classify it.")
+"""
+
+
+async def bare_page_floor(browser, repeats: int, folder: Path) -> float:
+    """Median seconds for a new session to show a bare Streamlit page served with our config."""
+    app = folder / "bare"
+    (app / ".streamlit").mkdir(parents=True, exist_ok=True)
+    (app / ".streamlit" / "config.toml").write_text((ROOT / ".streamlit" / "config.toml").read_text())
+    (app / "streamlit_app.py").write_text(BARE_APP)
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
+                               "--server.address", "127.0.0.1"], cwd=app, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_healthy(url)
+        runs = [(await open_page(browser, url, "Classify"))[0] for _ in range(repeats + 1)]
+        return median(runs[1:])  # the first load also warms the server's static file cache
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
 async def upload(browser, url: str, clip: Path) -> tuple[str, float, float]:
     """A new session uploads ``clip``: (genre shown, seconds to the answer, seconds to every chart drawn)."""
     context = await browser.new_context(viewport={"width": 1400, "height": 900})
@@ -173,7 +202,7 @@ async def main(args: argparse.Namespace) -> None:
     from genre_core.dataset import index_dataset
     from genre_core.inference import ModelZoo
 
-    only = set(args.only or ["cold", "pages", "upload", "sessions", "soak"])
+    only = set(args.only or ["cold", "pages", "upload", "sessions", "soak", "floor"])
     clips = index_dataset(args.data).clips
     by_genre: dict[str, list[Path]] = {}
     for c in clips:
@@ -244,6 +273,9 @@ async def main(args: argparse.Namespace) -> None:
                       f"last {samples[-1]:.0f} MB: growth after warm-up {growth:+.1%} (limit +10 %); "
                       f"upload -> answer p50 {median(answer_times):.2f} s, p95 {p95(answer_times):.2f} s; "
                       + times.summary())
+            if "floor" in only:
+                print(f"floor: a new session shows a bare Streamlit page in "
+                      f"{await bare_page_floor(browser, args.repeats, tmp):.2f} s (median of {args.repeats})")
             alive = server.poll() is None and urllib.request.urlopen(f"{url}/_stcore/health").read() == b"ok"
             print(f"server still healthy: {alive}; peak server memory {rss_mb(server.pid, 'VmHWM:'):.0f} MB")
         finally:
@@ -255,7 +287,7 @@ async def main(args: argparse.Namespace) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, help="GTZAN-layout folder")
-    parser.add_argument("--only", nargs="*", help="cold, pages, upload, sessions, soak")
+    parser.add_argument("--only", nargs="*", help="cold, pages, upload, sessions, soak, floor")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--sessions", type=int, default=8)
     parser.add_argument("--soak", type=int, default=200)

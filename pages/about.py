@@ -10,6 +10,10 @@ from app_support import MODELS_DIR
 from genre_core.catalog import dataset_summary, metrics_table
 
 st.title("About this app")
+st.markdown("**Classify a song** gives the genre of a song you upload or record, why, and a report to take away; "
+            "**Two songs side by side** compares two; **Many files at once** makes a table (and CSV) of many; "
+            "**Explore the dataset** shows what each genre sounds like on average; **Compare models** puts every "
+            "trained model's scores side by side. Below: where the numbers come from.")
 
 summary = dataset_summary(MODELS_DIR)
 kfold = metrics_table(MODELS_DIR, "kfold")
