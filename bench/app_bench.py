@@ -266,6 +266,9 @@ async def main(args: argparse.Namespace) -> None:
                     correct += genre == cli_answer(clip)
                     answer_times.append(answer)
                     samples.append(rss_mb(server.pid))
+                if args.trace:  # the memory trace, to tell a slow climb from a plateau's jitter
+                    Path(args.trace).write_text("run,rss_mb,upload_to_answer_s\n" + "".join(
+                        f"{i + 1},{m:.1f},{a:.3f}\n" for i, (m, a) in enumerate(zip(samples, answer_times))))
                 warm = samples[min(args.warmup, len(samples)) - 1]
                 growth = max(samples[args.warmup:] or [warm]) / warm - 1
                 print(f"{args.soak} classifications in a row (a new session each): {correct}/{args.soak} equal the CLI's; "
@@ -292,5 +295,6 @@ if __name__ == "__main__":
     parser.add_argument("--sessions", type=int, default=8)
     parser.add_argument("--soak", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--trace", help="CSV file for the soak's per-run server memory")
     parser.add_argument("--chromium", default="/usr/bin/chromium")
     asyncio.run(main(parser.parse_args()))

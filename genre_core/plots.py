@@ -75,15 +75,15 @@ def timeline(labels: Sequence[str], window_probabilities: np.ndarray, window_tim
 
 
 def saliency_map(drops: np.ndarray, patch_times: np.ndarray, band_labels: Sequence[str], genre: str) -> go.Figure:
-    """Occlusion evidence (n_bands, n_patches): how much silencing each band lowered p(genre) in each 3 s patch."""
+    """Occlusion evidence (n_bands, n_patches): how much turning each band down lowered p(genre) per 3 s patch."""
     limit = float(np.abs(drops).max()) * 100 or 1.0
     fig = go.Figure(go.Heatmap(
         z=(drops * 100).astype(np.float32), x=patch_times.mean(axis=1), y=list(band_labels), colorscale="RdBu_r",
         zmin=-limit, zmax=limit, zmid=0.0, colorbar=dict(title="points"),
-        hovertemplate="%{x:.0f} s, %{y}: silencing it changes p by %{z:.0f} points<extra></extra>"))
+        hovertemplate="%{x:.0f} s, %{y}: turned down 20 dB, p changes by %{z:.0f} points<extra></extra>"))
     fig.update_xaxes(title="time (s), centre of each 3 s moment heard")
     fig.update_yaxes(title="frequency band")
-    return _layout(fig, f"Why {genre}: red bands carried it (silenced, the probability drops)", 400)
+    return _layout(fig, f"Why {genre}: red bands carried it (turned down, the probability drops)", 400)
 
 
 def _downsample(image: np.ndarray, max_columns: int = MAX_COLUMNS) -> tuple[np.ndarray, int]:

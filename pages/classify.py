@@ -168,21 +168,22 @@ transfer = next((m for m in zoo.models.values() if m.kind == "transfer" and m.na
 explained = st.session_state.setdefault("explained", {})
 if transfer is not None:
     if digest not in explained and st.button("Show which moments and frequencies decided it",
-                                             help="Hears the song again with one frequency band silenced at a time "
-                                                  "(a few seconds)."):
+                                             help="Hears the song again with one frequency band turned down at a "
+                                                  "time (a few seconds)."):
         with st.spinner("Tracing the answer back to the spectrogram…"):
             explained.clear()
             with zoo.lock:
                 explained[digest] = explain(zoo.tagger, transfer.svm, result.analysis.samples(
                     zoo.tagger.front_end.sample_rate), transfer.labels.index(genre), genre, zoo.max_patches)
+        st.rerun()  # draw the page again without the button
     if digest in explained:
         saliency = explained[digest]
         st.markdown(saliency.in_words())
         show_chart(saliency_map(saliency.drops, saliency.patch_times,
                                 [saliency.band_label(b) for b in range(len(saliency.drops))], genre), "saliency")
-        st.caption(f"Each 3 s moment the network heard was heard again with one frequency band silenced at a time; "
-                   f"the colour is how many points the probability of {genre} fell (red) or rose (blue). Which "
-                   "moments carried the answer is on the timeline above (▼).")
+        st.caption(f"Each 3 s moment the network heard was heard again with one frequency band turned down by 20 dB "
+                   f"at a time, like an equaliser; the colour is how many points the probability of {genre} fell "
+                   "(red) or rose (blue). Which moments carried the answer is on the timeline above (▼).")
 
 st.subheader("How every model voted")
 if len(result.predictions) < len(zoo.models):

@@ -57,7 +57,7 @@ def main() -> int:
                     continue
                 page.screenshot(path=str(out / "classify.png"), full_page=True)
                 page.get_by_role("button", name="Show which moments and frequencies decided it").click()
-                page.get_by_text("Silencing the").first.wait_for(timeout=180_000)
+                page.get_by_text("Turning the").first.wait_for(timeout=180_000)
                 settle(page)
                 page.get_by_text("Why this genre").first.scroll_into_view_if_needed()
                 page.screenshot(path=str(out / "classify-why.png"))

@@ -249,7 +249,7 @@ def test_why_this_genre_and_the_report_downloads(gtzan_dir):
     at.button[0].click().run()  # show which moments and frequencies decided it
     assert not at.exception and not at.error
     assert any("Why metal" in c.proto.spec for c in at.get("plotly_chart"))
-    assert any("Silencing the" in m.value and "metal" in m.value for m in at.markdown)
+    assert any("Turning the" in m.value and "metal" in m.value for m in at.markdown)
     downloads = at.get("download_button")
     assert [d.proto.label for d in downloads] == ["Download the report (HTML)", "Download the result (JSON)"]
 
