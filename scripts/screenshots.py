@@ -61,7 +61,7 @@ def main() -> int:
                 settle(page)
                 page.get_by_text("Why this genre").first.scroll_into_view_if_needed()
                 page.screenshot(path=str(out / "classify-why.png"))
-                with page.expect_download() as download:
+                with page.expect_download(timeout=180_000) as download:
                     page.get_by_role("button", name="Download the report (HTML)").click()
                 report = Path(tempfile.mkdtemp()) / "report.html"
                 download.value.save_as(report)
