@@ -183,6 +183,7 @@ def test_timeline_click_plays_from_there_and_the_report_opens(server, page, gtza
     page.get_by_text("Playing from 0:19").wait_for(timeout=60_000)  # the 7th 3 s window's centre, 19.5 s
     # the player itself moved there (Streamlit sets currentTime once the audio's metadata is loaded)
     page.wait_for_function("() => document.querySelector('audio').currentTime >= 19", timeout=30_000)
+    _wait_idle(page)  # a download button from a run still being replaced points at a file Streamlit dropped
     with page.expect_download(timeout=180_000) as download:  # the first report imports matplotlib
         page.get_by_role("button", name="Download the report (HTML)").click()
     report = tmp_path / "report.html"
