@@ -10,7 +10,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from genre_core.inference import DEFAULT_MODELS_DIR, ModelZoo
+from genre_core.errors import AudioError, GenreCoreError
+from genre_core.inference import DEFAULT_MODELS_DIR, Classification, ModelZoo
 
 MODELS_DIR = Path(os.environ.get("GENRE_MODELS_DIR", DEFAULT_MODELS_DIR))
 
@@ -42,6 +43,20 @@ def release_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to trim
         pass
+
+def classify_upload(zoo: ModelZoo, data: bytes, models: list[str] | None = None,
+                    progress=None) -> tuple[Classification | None, str | None]:
+    """``zoo.classify`` for a page: (result, None), or (None, what to tell the listener) — never a traceback."""
+    try:
+        return zoo.classify(data, progress=progress, models=models), None
+    except AudioError as exc:
+        return None, f"**This file can't be classified.** {exc}"
+    except GenreCoreError as exc:
+        return None, str(exc)
+    except Exception:  # keep the details in the server log
+        logging.getLogger(__name__).exception("classification failed")
+        return None, "Something went wrong while analysing this file. Please try another file."
+
 
 @st.cache_resource(show_spinner="Loading the trained models…")
 def load_zoo(models_dir: str = str(MODELS_DIR)) -> ModelZoo:

@@ -192,6 +192,7 @@ def _expand(paths: list[str]) -> list[str]:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    from .batch import result_row, table
     from .report import summarize, write_report
 
     zoo = ModelZoo.load(args.models_dir, max_patches=None if args.every_patch else DEFAULT_MAX_PATCHES)
@@ -205,7 +206,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         print("error: --report writes the report of one file; use --csv for many", file=sys.stderr)
         return 2
     status = 0
-    results = []
+    results, rows = [], []
     bar = tqdm(files, desc="classifying", unit="file", disable=len(files) < 3 or args.json, file=sys.stderr)
     for file in bar:
         try:
@@ -214,9 +215,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
             status = 1
             bar.write(f"error: {file}: {exc}", file=sys.stderr)
             results.append({"file": file, "error": str(exc)})
+            rows.append({"file": file, "problem": str(exc)})
             continue
         entry = summarize(result, zoo, file)
         results.append(entry)
+        rows.append(result_row(file, result))
         if args.report:
             html_path, json_path = write_report(result, zoo, Path(file).name, args.report)
             print(f"report: {html_path} and {json_path}", file=sys.stderr)
@@ -235,24 +238,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 for w in entry["timeline"]:
                     bar.write(f"    {w['start_s']:7.2f}-{w['end_s']:7.2f} s  {w['genre']:<10} {w['probability']:.0%}")
     if args.csv:
-        _write_csv(results, args.csv)
+        table(rows).to_csv(args.csv, index=False)
         print(f"table: {args.csv}", file=sys.stderr)
     if args.json:
         print(json.dumps(results if len(results) > 1 else results[0], indent=2))
     return status
-
-
-def _write_csv(entries: list[dict], path: str) -> None:
-    """file, genre, confidence, agreement, state, duration, problem: one row per file."""
-    import pandas as pd
-
-    from .batch import COLUMNS
-
-    rows = [{"file": e["file"], "problem": e["error"]} if "error" in e else
-            {"file": e["file"], "genre": e["genre"], "confidence": e["probability"],
-             "agreement": round(e["agreeing_models"] / len(e["models"]), 4),
-             "state": e.get("state", {}).get("state"), "duration_s": e["duration_s"]} for e in entries]
-    pd.DataFrame(rows, columns=COLUMNS).to_csv(path, index=False)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:

@@ -97,7 +97,7 @@ def explain(tagger: Tagger, pipeline, samples: np.ndarray, genre_index: int, gen
     ``pipeline`` is the transfer model's scaler + logistic regression on the penultimate embedding.
     Costs (n_bands + 1) passes over at most ``max_patches`` patches (30 s clip: about 2 s on 2 cores).
     """
-    patches, chosen, _ = tagger.spread_patches(samples, max_patches)
+    patches, chosen, _ = tagger.heard_patches(samples, max_patches)
     n_classes = len(GENRES)
 
     def p_genre(x: np.ndarray) -> np.ndarray:

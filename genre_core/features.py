@@ -141,9 +141,14 @@ def frame_rms(samples: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
     return librosa.feature.rms(y=samples, frame_length=cfg.n_fft, hop_length=cfg.hop_length)
 
 
+def rms_db(rms: float) -> float:
+    """An RMS amplitude in dBFS (silence floored at -240 dB)."""
+    return float(20 * np.log10(max(float(rms), 1e-12)))
+
+
 def mean_rms_db(samples: np.ndarray, cfg: FeatureConfig) -> float:
     """Mean frame RMS in dBFS: the loudness the confidence states compare with the training clips."""
-    return float(20 * np.log10(max(float(frame_rms(samples, cfg).mean()), 1e-12)))
+    return rms_db(frame_rms(samples, cfg).mean())
 
 
 def handcrafted_features(samples: np.ndarray, cfg: FeatureConfig, power: np.ndarray | None = None) -> np.ndarray:

@@ -195,6 +195,11 @@ class Classification:
         """The answer shown first: the headline rule, else the ensemble, else the first model."""
         return self.headline or self.ensemble or next(iter(self.predictions.values()))
 
+    @property
+    def agreeing(self) -> int:
+        """How many of the models that ran have the answer's genre as their most probable one."""
+        return sum(p.mean_label == self.final.vote_label for p in self.predictions.values())
+
 
 class ModelZoo:
     """All loadable models of a folder. Broken folders are reported in ``errors``, not fatal."""

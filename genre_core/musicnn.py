@@ -240,7 +240,7 @@ class Tagger:
         """(n_samples,) at the front end's rate -> (n_patches, patch_frames, n_mels)."""
         return cut_patches(log_mel(samples, self.front_end), self.front_end)
 
-    def spread_patches(self, samples: np.ndarray, max_patches: int | None) -> tuple[np.ndarray, np.ndarray, int]:
+    def heard_patches(self, samples: np.ndarray, max_patches: int | None) -> tuple[np.ndarray, np.ndarray, int]:
         """At most ``max_patches`` patches spread over ``samples``: (patches, their indices, patches in all)."""
         total = patch_count(len(samples), self.front_end)
         chosen = spread_patches(total, max_patches)

@@ -105,14 +105,21 @@ def mel_band_labels(n_mels: int, sample_rate: int) -> list[str]:
     return [f"{f:,.0f} Hz" for f in mel_band_hz(n_mels, sample_rate)]
 
 
+def round_hz_rows(n_mels: int, sample_rate: int,
+                  candidates: Sequence[int] = (500, 1000, 2000, 4000, 8000, 16000)) -> tuple[list[int], list[str]]:
+    """Rows of a mel image nearest to the round ``candidates`` frequencies in its range, and their labels
+    ('500', '2 k'); frequencies below 500 Hz crowd the axis and are left out."""
+    hz = mel_band_hz(n_mels, sample_rate)
+    wanted = [f for f in candidates if hz[0] <= f <= hz[-1]]
+    return ([int(np.argmin(np.abs(hz - f))) for f in wanted],
+            [f"{f:,}" if f < 1000 else f"{f // 1000} k" for f in wanted])
+
+
 def mel_hz_ticks(n_mels: int, sample_rate: int) -> dict:
     """y-axis ticks of a mel image whose rows are named by :func:`mel_band_labels`, at round frequencies."""
-    hz = mel_band_hz(n_mels, sample_rate)
     labels = mel_band_labels(n_mels, sample_rate)
-    wanted = [f for f in (500, 1000, 2000, 4000, 8000, 16000) if hz[0] <= f <= hz[-1]]  # lower ones crowd
-    ticks = [labels[int(np.argmin(np.abs(hz - f)))] for f in wanted]
-    return {"type": "category", "tickvals": ticks,
-            "ticktext": [f"{f:,}" if f < 1000 else f"{f // 1000} k" for f in wanted]}
+    rows, texts = round_hz_rows(n_mels, sample_rate)
+    return {"type": "category", "tickvals": [labels[r] for r in rows], "ticktext": texts}
 
 
 def feature_heatmap(image: np.ndarray, seconds_per_frame: float, kind: str, title: str,
@@ -209,12 +216,9 @@ def genre_grid(images: np.ndarray, genres: Sequence[str], seconds_per_frame: flo
                      ticktext=[str(t) for _ in range(per_row) for t in marks], title="time (s)", showgrid=False,
                      zeroline=False)
     if kind == "mel":
-        hz = mel_band_hz(bins, sample_rate)
-        wanted = [f for f in (500, 2000, 8000) if hz[0] <= f <= hz[-1]]
-        rows_at = [int(np.argmin(np.abs(hz - f))) for f in wanted]
+        rows_at, texts = round_hz_rows(bins, sample_rate, (500, 2000, 8000))
         fig.update_yaxes(tickvals=[r * (bins + gap_y) + b for r in range(rows) for b in rows_at],
-                         ticktext=[f"{f:,}" if f < 1000 else f"{f // 1000} k" for _ in range(rows) for f in wanted],
-                         title="frequency (Hz)")
+                         ticktext=texts * rows, title="frequency (Hz)")
     else:
         fig.update_yaxes(showticklabels=False, title="MFCC coefficients 1–19, upwards")
     fig.update_yaxes(showgrid=False, zeroline=False)

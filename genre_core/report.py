@@ -55,7 +55,7 @@ def summarize(result: Classification, zoo: ModelZoo, file_name: str) -> dict:
         "models": {n: {"genre": p.mean_label, "vote": p.vote_label, "probability": round(float(p.probabilities.max()), 4)}
                    for n, p in result.predictions.items()},
         "failures": dict(result.failures),
-        "agreeing_models": sum(p.mean_label == genre for p in result.predictions.values()),
+        "agreeing_models": result.agreeing,
         "timeline": [{"start_s": round(float(t[0]), 2), "end_s": round(float(t[1]), 2),
                       "genre": final.labels[int(np.argmax(p))], "probability": round(float(np.max(p)), 4)}
                      for t, p in zip(final.window_times if final.window_times is not None else [],

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .config import GENRES
-from .features import HANDCRAFTED_NAMES
+from .features import HANDCRAFTED_NAMES, rms_db
 
 STATES_FILE = "states.json"
 REFERENCE_FILE = "reference_embeddings.npz"
@@ -57,7 +57,7 @@ RMS_INDEX = HANDCRAFTED_NAMES.index("rms_mean")
 
 def loudness_db(handcrafted: np.ndarray) -> float:
     """Mean frame RMS of a clip in dBFS, from its (len(HANDCRAFTED_NAMES),) handcrafted features."""
-    return float(20 * np.log10(max(float(handcrafted[RMS_INDEX]), 1e-12)))
+    return rms_db(handcrafted[RMS_INDEX])
 
 
 def novelty(clip_embedding: np.ndarray, reference: np.ndarray, mean: np.ndarray, std: np.ndarray,

@@ -56,7 +56,7 @@ def embed(tagger: Tagger, samples: np.ndarray, max_patches: int | None = None) -
     With ``max_patches``, a clip of more patches is heard at that many evenly spread patches (the
     network is ~30 ms per patch on 2 cores: a 4-minute song has 80).
     """
-    patches, chosen, total = tagger.spread_patches(samples, max_patches)
+    patches, chosen, total = tagger.heard_patches(samples, max_patches)
     out = tagger.run(patches)
     return TaggerOutput(out["tags"], out["penultimate"], patch_times(chosen, tagger.front_end), total)
 

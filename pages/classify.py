@@ -10,10 +10,18 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app_support import MODELS_DIR, clicked_time, describe_probabilities, load_zoo, release_memory, show_chart, timing
+from app_support import (
+    MODELS_DIR,
+    classify_upload,
+    clicked_time,
+    describe_probabilities,
+    load_zoo,
+    release_memory,
+    show_chart,
+    timing,
+)
 from genre_core.audio import SUPPORTED_EXTENSIONS
 from genre_core.catalog import metrics_table, out_of_fold_answer, training_clip_of
-from genre_core.errors import AudioError, GenreCoreError
 from genre_core.explain import explain
 from genre_core.plots import feature_heatmap, probability_bars, saliency_map, tag_bars, tag_timeline, timeline
 from genre_core.report import report_html, report_images, summarize
@@ -72,17 +80,9 @@ if start is not None:
 cache = st.session_state.setdefault("classifications", {})
 arrived = time.perf_counter() if digest not in cache else None  # a new input: log how long it takes
 if digest not in cache:
-    problem = None
     with st.status("Analysing the song…", expanded=False) as status:
-        try:  # the models behind the answer first; the others run below, once the answer is on screen
-            result = zoo.classify(data, progress=lambda step: status.update(label=step), models=zoo.answer_models)
-        except AudioError as exc:
-            problem = f"**This file can't be classified.** {exc}"
-        except GenreCoreError as exc:
-            problem = str(exc)
-        except Exception:  # never show a traceback to a listener; keep the details in the server log
-            log.exception("classification failed")
-            problem = "Something went wrong while analysing this file. Please try another file."
+        # the models behind the answer first; the others run below, once the answer is on screen
+        result, problem = classify_upload(zoo, data, zoo.answer_models, lambda step: status.update(label=step))
         if problem:
             status.update(label="The file could not be analysed.", state="error")
         else:
@@ -196,8 +196,7 @@ if len(result.predictions) < len(zoo.models):
     result.analysis.release_intermediates()
 for name, error in result.failures.items():
     st.warning(f"Model {name} could not classify this clip: {error}")
-agree = sum(p.mean_label == genre for p in result.predictions.values())
-agreeing.metric("Models agreeing", f"{agree} of {len(result.predictions)}",
+agreeing.metric("Models agreeing", f"{result.agreeing} of {len(result.predictions)}",
                 help="Models whose most probable genre is the same as the answer.")
 scores = metrics_table(MODELS_DIR)
 score_of = dict(zip(scores["model"], scores["balanced_accuracy_mean"])) if not scores.empty else {}

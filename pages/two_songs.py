@@ -2,18 +2,14 @@
 from __future__ import annotations
 
 import hashlib
-import logging
 
 import numpy as np
 import streamlit as st
 
-from app_support import describe_probabilities, load_zoo, show_chart
+from app_support import classify_upload, describe_probabilities, load_zoo, show_chart
 from genre_core.audio import SUPPORTED_EXTENSIONS
 from genre_core.config import DEFAULT_FEATURES
-from genre_core.errors import AudioError, GenreCoreError
 from genre_core.plots import feature_heatmap, probability_bars, tag_bars, timeline
-
-log = logging.getLogger(__name__)
 
 st.title("Two songs side by side")
 st.caption("Upload two songs to see how the models hear each: the genre, its probabilities, the tags, the genre "
@@ -37,22 +33,13 @@ for side, column in zip(("A", "B"), columns):
         data = upload.getvalue()
         digest = hashlib.sha256(data).hexdigest()
         if results.get(side, (None,))[0] != digest:
-            try:
-                with st.spinner(f"Analysing {upload.name}…"):
-                    results[side] = (digest, zoo.classify(data, models=zoo.answer_models))
-            except AudioError as exc:
+            with st.spinner(f"Analysing {upload.name}…"):
+                result, problem = classify_upload(zoo, data, zoo.answer_models)
+            if problem:
                 results.pop(side, None)
-                st.error(f"**This file can't be classified.** {exc}")
+                st.error(problem)
                 continue
-            except GenreCoreError as exc:
-                results.pop(side, None)
-                st.error(str(exc))
-                continue
-            except Exception:
-                log.exception("classification failed")
-                results.pop(side, None)
-                st.error("Something went wrong while analysing this file. Please try another file.")
-                continue
+            results[side] = (digest, result)
         result = results[side][1]
         final = result.final
         genre = final.vote_label
@@ -75,6 +62,7 @@ for side, column in zip(("A", "B"), columns):
         mel = result.analysis.image(DEFAULT_FEATURES, "mel")
         show_chart(feature_heatmap(mel, DEFAULT_FEATURES.seconds_per_frame, "mel", "Mel spectrogram",
                                    zmin=float(np.percentile(mel, 2)), zmax=float(mel.max()), max_columns=500), f"mel_{side}")
+        result.analysis.release_intermediates()  # the mel image is kept; its power spectrogram is not needed
 
 if len(results) == 2:
     (_, a), (_, b) = results["A"], results["B"]

@@ -125,8 +125,8 @@ def test_the_patches_of_a_long_song_are_computed_as_from_the_whole_song():
     tagger = load_tagger(TAGGER, backend="torch")
     song = (np.random.default_rng(2).standard_normal(16000 * 110 + 321) * 0.1).astype(np.float32)
     every = tagger.patches(song)
-    heard, chosen, total = tagger.spread_patches(song, 32)
+    heard, chosen, total = tagger.heard_patches(song, 32)
     assert total == len(every) == 36 and len(chosen) == 32 and heard.shape == (32, 187, 96)
     np.testing.assert_allclose(heard, every[chosen], atol=2e-3)  # float16 rounding of the mel power may differ
-    short, chosen, total = tagger.spread_patches(song[:16000 * 30], 32)
+    short, chosen, total = tagger.heard_patches(song[:16000 * 30], 32)
     assert total == 10 and np.array_equal(short, tagger.patches(song[:16000 * 30]))

@@ -114,7 +114,7 @@ def test_why_explains_the_answer_given(zoo, gtzan_dir):
     assert why.drops.shape == (8, 10) and why.patch_share.sum() == pytest.approx(1.0)
     assert why.probability == pytest.approx(result.final.probabilities[g], abs=1e-4)
     band = int(np.argmax(why.band_drop))
-    patches, _, _ = zoo.tagger.spread_patches(samples, None)
+    patches, _, _ = zoo.tagger.heard_patches(samples, None)
     quieter = turn_down(patches, band, 8)
     assert np.allclose(quieter[:, :, :band * 12], patches[:, :, :band * 12])  # only that band changed
     assert (quieter[:, :, band * 12:(band + 1) * 12] <= patches[:, :, band * 12:(band + 1) * 12] + 1e-6).all()
