@@ -16,7 +16,10 @@ Parts (``--only``):
 - sessions: N sessions upload different clips at the same moment; every answer must equal the
             CLI's for that clip (so no session sees another's upload); p50/p95 upload -> answer.
 - soak:     M classifications in a row (a new session each), the server's resident memory sampled
-            after each; growth after the warm-up must stay under 10 %.
+            after each; growth after the warm-up must stay under 10 %. Streamlit keeps a closed tab's
+            session for server.disconnectedSessionTTL seconds (120) so a dropped connection can resume,
+            so memory rises until the first sessions expire: the warm-up lasts that long (or --warmup
+            runs). After the soak the server idles until every session has expired, and is sampled again.
 - floor:    the same "new session shows the page" for a bare Streamlit page (title, uploader, one
             line; same config): what Streamlit and the browser cost before any of our code runs.
 Loopback only; the server is started fresh for each run.
@@ -103,6 +106,14 @@ def rss_mb(pid: int, field: str = "VmRSS:") -> float:
         if line.startswith(field):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def session_ttl() -> float:
+    """Seconds Streamlit keeps a closed tab's session (server.disconnectedSessionTTL; the app's config or 120)."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    return float(config.get("server", {}).get("disconnectedSessionTTL", 120))
 
 
 def median(values: list[float]) -> float:
@@ -259,23 +270,33 @@ async def main(args: argparse.Namespace) -> None:
                       + times.summary())
             if "soak" in only:
                 times.new()
-                samples, correct, answer_times = [], 0, []
+                samples, correct, answer_times, finished = [], 0, [], []
+                soak_start = time.perf_counter()
                 for i in range(args.soak):
                     clip = order[i % len(order)]
                     genre, answer, _ = await upload(browser, url, clip)
                     correct += genre == cli_answer(clip)
                     answer_times.append(answer)
                     samples.append(rss_mb(server.pid))
+                    finished.append(time.perf_counter() - soak_start)
+                ttl = session_ttl()
+                # warm-up: until the first closed sessions expire (memory has reached its plateau)
+                warmup = args.warmup or next((i + 1 for i, t in enumerate(finished) if t > ttl), len(samples))
                 if args.trace:  # the memory trace, to tell a slow climb from a plateau's jitter
-                    Path(args.trace).write_text("run,rss_mb,upload_to_answer_s\n" + "".join(
-                        f"{i + 1},{m:.1f},{a:.3f}\n" for i, (m, a) in enumerate(zip(samples, answer_times))))
-                warm = samples[min(args.warmup, len(samples)) - 1]
-                growth = max(samples[args.warmup:] or [warm]) / warm - 1
+                    Path(args.trace).write_text("run,rss_mb,upload_to_answer_s,seconds\n" + "".join(
+                        f"{i + 1},{m:.1f},{a:.3f},{t:.1f}\n"
+                        for i, (m, a, t) in enumerate(zip(samples, answer_times, finished))))
+                warm = samples[min(warmup, len(samples)) - 1]
+                growth = max(samples[warmup:] or [warm]) / warm - 1
                 print(f"{args.soak} classifications in a row (a new session each): {correct}/{args.soak} equal the CLI's; "
-                      f"server memory after {args.warmup} {warm:.0f} MB, max after {max(samples):.0f} MB, "
+                      f"server memory after the warm-up ({warmup} runs, {finished[warmup - 1]:.0f} s; closed sessions "
+                      f"are kept {ttl:.0f} s) {warm:.0f} MB, max after {max(samples[warmup:] or [warm]):.0f} MB, "
                       f"last {samples[-1]:.0f} MB: growth after warm-up {growth:+.1%} (limit +10 %); "
                       f"upload -> answer p50 {median(answer_times):.2f} s, p95 {p95(answer_times):.2f} s; "
                       + times.summary())
+                await asyncio.sleep(ttl + 20)  # every closed session expires; what stays is the server's own
+                print(f"after {ttl + 20:.0f} s idle (every session expired): {rss_mb(server.pid):.0f} MB "
+                      f"(after the first classification: {samples[0]:.0f} MB)")
             if "floor" in only:
                 print(f"floor: a new session shows a bare Streamlit page in "
                       f"{await bare_page_floor(browser, args.repeats, tmp):.2f} s (median of {args.repeats})")
@@ -294,7 +315,7 @@ if __name__ == "__main__":
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--sessions", type=int, default=8)
     parser.add_argument("--soak", type=int, default=200)
-    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--warmup", type=int, help="runs of warm-up (default: until closed sessions expire)")
     parser.add_argument("--trace", help="CSV file for the soak's per-run server memory")
     parser.add_argument("--chromium", default="/usr/bin/chromium")
     asyncio.run(main(parser.parse_args()))
