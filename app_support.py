@@ -85,8 +85,10 @@ def classify_upload(zoo: ModelZoo, data: bytes, models: list[str] | None = None,
 
 @st.cache_resource(show_spinner="Loading the trained models…")
 def load_zoo(models_dir: str = str(MODELS_DIR)) -> ModelZoo:
-    """All stored models, loaded once per server and shared read-only by every session (warmed up)."""
-    zoo = ModelZoo.load(models_dir)
+    """The stored models, loaded once per server and shared by every session (warmed up). Only the answer's
+    models load now; the comparison models (torch, scikit-learn: seconds to import) load with the first
+    song that needs them, after its answer is on screen."""
+    zoo = ModelZoo.load(models_dir, defer=True)
     if zoo.models:
         zoo.warm_up()
     return zoo

@@ -11,18 +11,18 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 
 from .config import FeatureConfig
 from .errors import ModelLoadError
-from .models import build_network, optimize_for_inference
+from .head import load_head
 from .musicnn import Tagger, load_tagger
-from .svm import load_svm
+
+if TYPE_CHECKING:  # torch and skops take seconds to import: only models that need them import them
+    import torch
 
 PACKAGE_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 
@@ -55,7 +55,9 @@ def write_history(path: Path, rows: list[dict]) -> None:
         writer.writerows(rows)
 
 
-def save_torch_weights(folder: Path, network: torch.nn.Module) -> str:
+def save_torch_weights(folder: Path, network: "torch.nn.Module") -> str:
+    from safetensors.torch import save_file
+
     path = folder / WEIGHTS_FILE
     save_file({k: v.contiguous() for k, v in network.state_dict().items()}, str(path))
     return sha256_of(path)
@@ -70,8 +72,8 @@ class StoredModel:
     config: dict
     feature_config: FeatureConfig
     labels: tuple[str, ...]
-    network: torch.nn.Module | None = None
-    svm: Any = None  # a scikit-learn pipeline: the SVM, or a transfer model's head
+    network: "torch.nn.Module | None" = None
+    svm: Any = None  # a scikit-learn pipeline (the SVM), or a transfer model's head (a LinearHead or pipeline)
     tagger: Tagger | None = None  # transfer models: the pretrained network giving the embedding
     norm_mean: np.ndarray | None = None  # (n_bins,)
     norm_std: np.ndarray | None = None
@@ -120,7 +122,11 @@ def load_model(folder: str | Path) -> StoredModel:
         path = folder / SVM_FILE
         if not path.exists():
             raise ModelLoadError(f"Model folder {folder} has no {SVM_FILE}.")
-        model.svm = load_svm(path, config.get("weights_sha256"))
+        model.svm = load_head(folder, config) if kind == "transfer" else None
+        if model.svm is None:
+            from .svm import load_svm
+
+            model.svm = load_svm(path, config.get("weights_sha256"))
         if kind == "transfer":
             model.tagger = shared_tagger(folder.parent, config.get("embedding_model", ""))
         return model
@@ -129,6 +135,10 @@ def load_model(folder: str | Path) -> StoredModel:
     path = folder / WEIGHTS_FILE
     if not path.exists():
         raise ModelLoadError(f"Model folder {folder} has no {WEIGHTS_FILE}.")
+    from safetensors.torch import load_file
+
+    from .models import build_network, optimize_for_inference
+
     try:
         state = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:

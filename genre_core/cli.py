@@ -195,7 +195,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from .batch import result_row, table
     from .report import summarize, write_report
 
-    zoo = ModelZoo.load(args.models_dir, max_patches=None if args.every_patch else DEFAULT_MAX_PATCHES)
+    zoo = ModelZoo.load(args.models_dir, max_patches=None if args.every_patch else DEFAULT_MAX_PATCHES,
+                        defer=args.answer_only)
     for name, error in zoo.errors.items():
         print(f"warning: model {name} not loaded: {error}", file=sys.stderr)
     files = _expand(args.files)

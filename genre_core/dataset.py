@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
-from sklearn.model_selection import StratifiedKFold
 
 from .audio import SUPPORTED_EXTENSIONS, load_audio
 from .config import GENRES, FeatureConfig
@@ -160,6 +159,8 @@ def stratified_folds(labels: np.ndarray, k: int = 5, seed: int = 0) -> list[tupl
     smallest = int(counts[counts > 0].min()) if counts.any() else 0
     if k < 2 or smallest < k:
         raise DatasetError(f"{k}-fold needs at least {k} clips of every genre (smallest has {smallest}).")
+    from sklearn.model_selection import StratifiedKFold  # seconds to import; not needed to classify
+
     splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
     return [(tr, te) for tr, te in splitter.split(np.zeros(len(labels)), labels)]
 

@@ -14,17 +14,17 @@ import json
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import balanced_accuracy_score
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
 
 from . import artifacts as art
 from .config import GENRES
 from .svm import class_probabilities, load_svm, save_svm
+
+if TYPE_CHECKING:  # scikit-learn is imported where the rule is chosen, not where a single model is applied
+    from sklearn.pipeline import Pipeline
 
 HEADLINE_NAME = "headline"
 STACK_FILE = "stack.skops"
@@ -60,6 +60,10 @@ def _stack_inputs(frames: dict[str, pd.DataFrame], members: tuple[str, ...], cli
 
 
 def _new_stacker() -> Pipeline:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
     return Pipeline([("scale", StandardScaler()),
                      ("logreg", LogisticRegression(C=STACK_C, class_weight="balanced", max_iter=5000))])
 
@@ -92,6 +96,8 @@ def _score(candidate: Candidate, frames: dict[str, pd.DataFrame], ids: pd.Index,
         y_pred += probs.argmax(axis=1).tolist()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=UserWarning)  # a predicted genre absent from these clips
+        from sklearn.metrics import balanced_accuracy_score
+
         return float(balanced_accuracy_score(y_true, y_pred))
 
 

@@ -20,7 +20,6 @@ from .features import compute_clip_features, cut_windows, handcrafted_features, 
 from .musicnn import Tagger
 from .states import StateModel, Verdict, assess, load_states, loudness_db
 from .svm import class_probabilities
-from .training import predict_windows
 from .transfer import TaggerOutput, clip_probabilities, embed
 
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
@@ -122,6 +121,8 @@ def predict_with(model: StoredModel, analysis: ClipAnalysis) -> ModelPrediction:
         full = class_probabilities(model.svm, features, len(model.labels))[0]
         # The vote is the SVM's own decision; its Platt probabilities can disagree with it.
         return ModelPrediction(model.name, model.labels, full, model.labels[int(model.svm.predict(features)[0])])
+    from .training import predict_windows  # torch: imported with the first model that needs it
+
     image = analysis.image(cfg, model.representation)
     windows = cut_windows(model.normalize(image), cfg)
     window_probs = predict_windows(model.network, windows).astype(np.float64)
@@ -202,25 +203,44 @@ class Classification:
 
 
 class ModelZoo:
-    """All loadable models of a folder. Broken folders are reported in ``errors``, not fatal."""
+    """All loadable models of a folder. Broken folders are reported in ``errors``, not fatal.
+
+    ``load(..., defer=True)`` loads only the models behind the headline answer; the others (``pending``)
+    are loaded, and warmed up, by the first call that needs every model (:meth:`complete`, ``classify``
+    without ``models``) or by :meth:`load_pending`. The answer models import neither torch nor
+    scikit-learn, so a fresh process answers seconds sooner.
+    """
 
     def __init__(self, models: dict[str, StoredModel], errors: dict[str, str], ensemble_members: list[str],
                  headline: Headline | None = None, states: StateModel | None = None,
-                 max_patches: int | None = DEFAULT_MAX_PATCHES) -> None:
+                 max_patches: int | None = DEFAULT_MAX_PATCHES, pending: dict[str, Path] | None = None,
+                 feature_configs: dict[str, FeatureConfig] | None = None) -> None:
         self.models = models
+        self.pending = dict(pending or {})  # name -> folder of the models not loaded yet
+        # every model's features, loaded or not (the clip's sample rate and shortest length depend on all)
+        self.feature_configs = feature_configs or {n: m.feature_config for n, m in models.items()}
         self.max_patches = max_patches
         # One classification at a time: the app's sessions share one zoo and the machine's cores; run side by
         # side, their thread pools oversubscribe the cores and every answer waits for all (8 sessions: 25 s).
         self.lock = threading.RLock()
         self.errors = errors
-        self.ensemble_members = [m for m in ensemble_members if m in models]
+        self._ensemble_members = list(ensemble_members)
         self.headline = headline
         self.states = states
 
     @classmethod
-    def load(cls, models_dir: str | Path = DEFAULT_MODELS_DIR, max_patches: int | None = DEFAULT_MAX_PATCHES) -> "ModelZoo":
-        models: dict[str, StoredModel] = {}
+    def load(cls, models_dir: str | Path = DEFAULT_MODELS_DIR, max_patches: int | None = DEFAULT_MAX_PATCHES,
+             defer: bool = False) -> "ModelZoo":
+        """Every model of ``models_dir``; with ``defer``, only the headline's members now (see the class)."""
         errors: dict[str, str] = {}
+        try:
+            headline = load_headline(Path(models_dir))
+        except (ModelLoadError, OSError, KeyError, json.JSONDecodeError) as exc:
+            errors[HEADLINE_NAME] = f"the headline rule could not be read ({exc}); showing the ensemble instead."
+            headline = None
+        models: dict[str, StoredModel] = {}
+        pending: dict[str, Path] = {}
+        feature_configs: dict[str, FeatureConfig] = {}
         members: list[str] = []
         for folder in list_model_folders(models_dir):
             try:
@@ -231,31 +251,65 @@ class ModelZoo:
             if config.get("kind") == "ensemble":
                 members = list(config.get("members", []))
                 continue
-            if config.get("kind") in ("tagger", "headline"):  # loaded by the transfer models / below
+            if config.get("kind") in ("tagger", "headline"):  # loaded by the transfer models / above
                 continue
+            if defer and headline is not None and folder.name not in headline.members:
+                try:
+                    feature_configs[folder.name] = FeatureConfig.from_dict(config["feature_config"])
+                    pending[folder.name] = folder
+                    continue
+                except (KeyError, TypeError, ValueError):
+                    pass  # load_model reports what is wrong with it
             try:
                 models[folder.name] = load_model(folder)
+                feature_configs[folder.name] = models[folder.name].feature_config
             except ModelLoadError as exc:
                 errors[folder.name] = str(exc)
-        try:
-            headline = load_headline(Path(models_dir))
-        except (ModelLoadError, OSError, KeyError, json.JSONDecodeError) as exc:
-            errors[HEADLINE_NAME] = f"the headline rule could not be read ({exc}); showing the ensemble instead."
-            headline = None
         try:
             states = load_states(Path(models_dir))
         except (OSError, KeyError, TypeError, ValueError) as exc:
             errors["states"] = f"the confidence thresholds could not be read ({exc})."
             states = None
-        return cls(models, errors, members, headline, states, max_patches)
+        zoo = cls(models, errors, members, headline, states, max_patches, pending, feature_configs)
+        if defer and not any(m in models for m in zoo.answer_models):  # the headline's models failed: load all
+            zoo.load_pending(warm_up=False)
+        return zoo
+
+    def load_pending(self, warm_up: bool = True) -> list[str]:
+        """Load the models ``load(defer=True)`` left for later (and warm them up); returns their names."""
+        with self.lock:
+            if not self.pending:
+                return []
+            loaded: dict[str, StoredModel] = {}
+            for name, folder in self.pending.items():
+                try:
+                    loaded[name] = load_model(folder)
+                except ModelLoadError as exc:
+                    self.errors[name] = str(exc)
+                    self.feature_configs.pop(name, None)
+            self.models = dict(sorted({**self.models, **loaded}.items()))  # folder order, as load() gives
+            self.pending = {}
+            if warm_up and loaded:
+                self.warm_up(list(loaded))
+            return list(loaded)
+
+    @property
+    def ensemble_members(self) -> list[str]:
+        """The ensemble's members among the usable models (loaded or pending: it votes once all have run)."""
+        return [m for m in self._ensemble_members if m in self.models or m in self.pending]
+
+    @property
+    def model_names(self) -> list[str]:
+        """Every model, loaded or pending."""
+        return sorted({*self.models, *self.pending})
 
     @property
     def min_seconds(self) -> float:
-        return max((m.feature_config.window_seconds for m in self.models.values()), default=DEFAULT_FEATURES.window_seconds)
+        return max((c.window_seconds for c in self.feature_configs.values()), default=DEFAULT_FEATURES.window_seconds)
 
     @property
     def sample_rate(self) -> int:
-        rates = [m.feature_config.sample_rate for m in self.models.values()]
+        rates = [c.sample_rate for c in self.feature_configs.values()]
         return max(set(rates), key=rates.count) if rates else DEFAULT_FEATURES.sample_rate
 
     @property
@@ -263,13 +317,14 @@ class ModelZoo:
         """The pretrained tagger behind the transfer models, if any is stored."""
         return next((m.tagger for m in self.models.values() if m.tagger is not None), None)
 
-    def warm_up(self) -> None:
-        """Classify 4 s of generated sound once with every model, so the first listener does not pay for
-        lazy imports (librosa compiles numba functions on first use: ~2.4 s), allocator growth and JIT."""
+    def warm_up(self, models: list[str] | None = None) -> None:
+        """Classify 4 s of generated sound once with ``models`` (default: those loaded), so the first
+        listener does not pay for lazy imports (librosa compiles numba functions on first use: ~2.4 s),
+        allocator growth and JIT."""
         rate = self.sample_rate
         t = np.arange(4 * rate) / rate
         tone = (0.3 * np.sin(2 * np.pi * 220 * t) * (1 + np.sin(2 * np.pi * 2 * t))).astype(np.float32)
-        self.classify_clip(AudioClip(tone, rate, rate, 1))
+        self.classify_clip(AudioClip(tone, rate, rate, 1), models=models or list(self.models))
 
     @property
     def answer_models(self) -> list[str]:
@@ -285,6 +340,10 @@ class ModelZoo:
         ``classify_clip(clip, models=zoo.answer_models)`` gives the headline answer alone, fast;
         :meth:`complete` then adds the other models to the same result.
         """
+        if models is None and self.pending:
+            if progress:
+                progress("Loading the other models…")
+            self.load_pending()
         if not self.models:
             raise GenreCoreError("No usable model is stored; train one with `python -m genre_core train all`.")
         result = Classification(clip, ClipAnalysis(clip, self.max_patches), {}, None)
@@ -293,11 +352,19 @@ class ModelZoo:
 
     def complete(self, result: Classification, progress: Callable[[str], None] | None = None) -> Classification:
         """``result`` with every model that has not run on it yet (features already computed are reused)."""
-        missing = [n for n in self.models if n not in result.predictions and n not in result.failures]
+        if self.pending:
+            if progress:
+                progress("Loading the other models…")
+            self.load_pending()
+        missing = self.missing(result)
         if not missing:
             return result
         with self.lock:
             return self._run(result, missing, progress)
+
+    def missing(self, result: Classification) -> list[str]:
+        """Models, loaded or pending, that have not been tried on ``result`` yet."""
+        return [n for n in self.model_names if n not in result.predictions and n not in result.failures]
 
     def _run(self, result: Classification, names: list[str],
              progress: Callable[[str], None] | None) -> Classification:

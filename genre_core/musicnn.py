@@ -1,10 +1,12 @@
-"""musicnn (Pons & Serra 2019), pretrained on the Million Song Dataset, as a PyTorch module.
+"""musicnn (Pons & Serra 2019), pretrained on the Million Song Dataset: front end and tagger.
 
 A port of ``MSD_musicnn`` from the ``musicnn`` 0.1.0 wheel (ISC licence): the same front end
 (16 kHz, 96 mel bands, n_fft 512, hop 256, log10(1 + 10000 x), 187-frame 3 s patches) and the same
-layers, so the converted weights (``scripts/convert_musicnn.py``) give musicnn's own taggram and
-penultimate features (``tests/test_musicnn_port.py`` checks against a stored TensorFlow run).
-It is the frozen embedding under the transfer models and the tagger shown on the classify page.
+layers (``musicnn_net.py``), so the converted weights (``scripts/convert_musicnn.py``) give musicnn's
+own taggram and penultimate features (``tests/test_musicnn_port.py`` checks against a stored
+TensorFlow run). It is the frozen embedding under the transfer models and the tagger shown on the
+classify page. The network runs under ONNX Runtime when its export matches the weights; the PyTorch
+module is built only when it is needed (no export, or ``GENRE_CORE_TAGGER_BACKEND=torch``).
 """
 from __future__ import annotations
 
@@ -14,18 +16,17 @@ import os
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import librosa
 import numpy as np
-import torch
-import torch.nn.functional as F
-from safetensors import SafetensorError
-from safetensors.torch import load_file
-from torch import nn
+from safetensors import SafetensorError, safe_open
 
 from .errors import ModelLoadError
 
-TF_BATCH_NORM_EPSILON = 1e-3  # tf.compat.v1.layers.batch_normalization's default
+if TYPE_CHECKING:
+    from .musicnn_net import MusiCNN
+
 ONNX_FILE = "musicnn.onnx"
 # Largest |ONNX Runtime - torch| allowed (export script and tests); both are float32 of the same weights.
 ONNX_TOLERANCE = {"tags": 1e-4, "penultimate": 1e-3}
@@ -128,68 +129,6 @@ def spread_patches(n_patches: int, max_patches: int | None) -> np.ndarray:
     return np.unique(np.linspace(0, n_patches - 1, max_patches).round().astype(int))
 
 
-def _tf_same_pad(kernel: int) -> tuple[int, int]:
-    """TensorFlow 'same' padding for stride 1: the extra row goes after."""
-    before = (kernel - 1) // 2
-    return before, kernel - 1 - before
-
-
-class MusiCNN(nn.Module):
-    """musicnn: musically motivated front end, dense mid end, temporal pooling back end.
-
-    Input (batch, time, n_mels) log-mel patches; ``forward`` returns the tag logits (batch, n_tags),
-    ``features`` also the penultimate layer (batch, backend_units) and the pooled mid-end features.
-    """
-
-    def __init__(self, n_mels: int = 96, n_tags: int = 50, midend_filters: int = 64, backend_units: int = 200,
-                 frontend_scale: float = 1.6) -> None:
-        super().__init__()
-        timbral, temporal = int(frontend_scale * 128), int(frontend_scale * 32)
-        eps = TF_BATCH_NORM_EPSILON
-        self.input_bn = nn.BatchNorm2d(1, eps=eps)
-        # timbral filters span 40 % and 70 % of the mel bands, 7 frames; temporal ones 1 band, 128/64/32 frames
-        self.timbral_widths = (int(0.4 * n_mels), int(0.7 * n_mels))
-        self.timbral = nn.ModuleList(nn.Conv2d(1, timbral, (7, w)) for w in self.timbral_widths)
-        self.timbral_bn = nn.ModuleList(nn.BatchNorm2d(timbral, eps=eps) for _ in self.timbral_widths)
-        self.temporal_lengths = (128, 64, 32)
-        self.temporal = nn.ModuleList(nn.Conv2d(1, temporal, (k, 1)) for k in self.temporal_lengths)
-        self.temporal_bn = nn.ModuleList(nn.BatchNorm2d(temporal, eps=eps) for _ in self.temporal_lengths)
-        frontend_channels = 2 * timbral + 3 * temporal
-        self.midend = nn.ModuleList([nn.Conv1d(frontend_channels, midend_filters, 7, padding=3),
-                                     nn.Conv1d(midend_filters, midend_filters, 7, padding=3),
-                                     nn.Conv1d(midend_filters, midend_filters, 7, padding=3)])
-        self.midend_bn = nn.ModuleList(nn.BatchNorm1d(midend_filters, eps=eps) for _ in range(3))
-        pooled = frontend_channels + 3 * midend_filters
-        self.pool_bn = nn.BatchNorm1d(2 * pooled, eps=eps)
-        self.dense = nn.Linear(2 * pooled, backend_units)
-        self.dense_bn = nn.BatchNorm1d(backend_units, eps=eps)
-        self.tags = nn.Linear(backend_units, n_tags)
-
-    def features(self, patches: torch.Tensor) -> dict[str, torch.Tensor]:
-        """(batch, time, n_mels) -> logits (batch, n_tags), penultimate (batch, units), mean/max pool."""
-        x = self.input_bn(patches.unsqueeze(1))  # (B, 1, T, F)
-        front = []
-        padded = F.pad(x, (0, 0, 3, 3))  # time only: the max over all bands follows
-        for conv, bn in zip(self.timbral, self.timbral_bn):
-            front.append(bn(F.relu(conv(padded))).amax(dim=3))  # (B, C, T)
-        for conv, bn, k in zip(self.temporal, self.temporal_bn, self.temporal_lengths):
-            front.append(bn(F.relu(conv(F.pad(x, (0, 0, *_tf_same_pad(k)))))).amax(dim=3))
-        frontend = torch.cat(front, dim=1)  # (B, 561, T)
-        c1 = self.midend_bn[0](F.relu(self.midend[0](frontend)))
-        c2 = self.midend_bn[1](F.relu(self.midend[1](c1))) + c1
-        c3 = self.midend_bn[2](F.relu(self.midend[2](c2))) + c2
-        midend = torch.cat([frontend, c1, c2, c3], dim=1)  # (B, 753, T)
-        max_pool, mean_pool = midend.amax(dim=2), midend.mean(dim=2)
-        # TensorFlow concatenated (B, 753, 1) max and mean on the last axis, then flattened: interleaved
-        pooled = torch.stack([max_pool, mean_pool], dim=2).flatten(1)
-        penultimate = self.dense_bn(F.relu(self.dense(self.pool_bn(pooled))))
-        return {"logits": self.tags(penultimate), "penultimate": penultimate,
-                "mean_pool": mean_pool, "max_pool": max_pool}
-
-    def forward(self, patches: torch.Tensor) -> torch.Tensor:
-        return self.features(patches)["logits"]
-
-
 class OnnxNetwork:
     """The tagger's network exported to ONNX (``scripts/export_musicnn_onnx.py``), run by ONNX Runtime.
 
@@ -221,12 +160,19 @@ class Tagger:
     :meth:`run` uses it, else the PyTorch module.
     """
 
-    network: MusiCNN
     front_end: TaggerFrontEnd
     tags: tuple[str, ...]
     config: dict
     folder: Path
     onnx: OnnxNetwork | None = None
+    _network: MusiCNN | None = None
+
+    @property
+    def network(self) -> MusiCNN:
+        """The PyTorch module with the stored weights (built on first use: importing torch takes seconds)."""
+        if self._network is None:
+            self._network = _torch_network(self.folder, self.config)
+        return self._network
 
     @property
     def backend(self) -> str:
@@ -248,7 +194,6 @@ class Tagger:
             return self.patches(samples), chosen, total
         return selected_patches(samples, self.front_end, chosen), chosen, total
 
-    @torch.inference_mode()
     def run(self, patches: np.ndarray, per_call: int = 2) -> dict[str, np.ndarray]:
         """Tag probabilities (n_patches, n_tags) and penultimate features (n_patches, units).
 
@@ -259,19 +204,10 @@ class Tagger:
         outs: dict[str, list[np.ndarray]] = {"tags": [], "penultimate": []}
         for start in range(0, len(patches), per_call):
             chunk = np.ascontiguousarray(patches[start: start + per_call], dtype=np.float32)
-            if self.onnx is not None:
-                result = self.onnx(chunk)
-            else:
-                features = self.network.features(torch.from_numpy(chunk))
-                result = {"tags": torch.sigmoid(features["logits"]).numpy(),
-                          "penultimate": features["penultimate"].numpy()}
+            result = self.onnx(chunk) if self.onnx is not None else _run_torch(self.network, chunk)
             for key in outs:
                 outs[key].append(result[key])
         return {k: np.concatenate(v) for k, v in outs.items()}
-
-
-def build_musicnn(architecture: dict) -> MusiCNN:
-    return MusiCNN(**architecture)
 
 
 def _onnx_network(folder: Path, config: dict) -> OnnxNetwork | None:
@@ -285,9 +221,48 @@ def _onnx_network(folder: Path, config: dict) -> OnnxNetwork | None:
             return None  # exported from other weights: re-run scripts/export_musicnn_onnx.py
         if hashlib.sha256(path.read_bytes()).hexdigest() != block.get("sha256"):
             return None
-        return OnnxNetwork(path, threads=torch.get_num_threads())
+        return OnnxNetwork(path, threads=_physical_cores())
     except Exception:  # missing file, no onnxruntime, a graph it rejects: torch gives the same answer
         return None
+
+
+def _physical_cores() -> int:
+    """Cores to run on, one thread per physical core as torch does by default (without importing torch)."""
+    try:
+        logical = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+    try:
+        blocks = Path("/proc/cpuinfo").read_text().split("\n\n")
+    except OSError:
+        return logical
+    cores = {tuple(line.split(":")[1].strip() for line in block.splitlines()
+                   if line.startswith(("physical id", "core id"))) for block in blocks if "core id" in block}
+    return max(1, min(logical, len(cores))) if cores else logical
+
+
+def _torch_network(folder: Path, config: dict) -> MusiCNN:
+    """The PyTorch module of a tagger folder, weights loaded strictly; raises ModelLoadError."""
+    from safetensors.torch import load_file
+
+    from .musicnn_net import build_musicnn
+
+    network = build_musicnn(config["architecture"])
+    try:
+        network.load_state_dict(load_file(str(folder / "weights.safetensors")), strict=True)
+    except (SafetensorError, OSError, RuntimeError, ValueError) as exc:
+        raise ModelLoadError(f"{folder}: the pretrained tagger's weights are missing or do not match "
+                             f"({str(exc).splitlines()[0]}).") from exc
+    return network.eval()
+
+
+def _run_torch(network: MusiCNN, chunk: np.ndarray) -> dict[str, np.ndarray]:
+    """(batch, time, n_mels) -> tag probabilities and penultimate features under PyTorch."""
+    import torch
+
+    with torch.inference_mode():
+        features = network.features(torch.from_numpy(chunk))
+        return {"tags": torch.sigmoid(features["logits"]).numpy(), "penultimate": features["penultimate"].numpy()}
 
 
 def load_tagger(folder: str | Path, backend: str | None = None) -> Tagger:
@@ -301,16 +276,20 @@ def load_tagger(folder: str | Path, backend: str | None = None) -> Tagger:
     try:
         config = json.loads((folder / "config.json").read_text())
         front = TaggerFrontEnd(**config["front_end"])
-        network = build_musicnn(config["architecture"])
         tags = tuple(config["tags"])
+        config["architecture"]  # noqa: B018 (required)
     except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
         raise ModelLoadError(f"{folder}: the pretrained tagger's config.json is missing or invalid ({exc}).") from exc
     try:
-        network.load_state_dict(load_file(str(folder / "weights.safetensors")), strict=True)
-    except (SafetensorError, OSError, RuntimeError, ValueError) as exc:
-        raise ModelLoadError(f"{folder}: the pretrained tagger's weights are missing or do not match "
+        with safe_open(str(folder / "weights.safetensors"), framework="numpy") as weights:
+            n_outputs = weights.get_slice("tags.bias").get_shape()[0]
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ModelLoadError(f"{folder}: the pretrained tagger's weights are missing or unreadable "
                              f"({str(exc).splitlines()[0]}).") from exc
-    if len(tags) != network.tags.out_features:
-        raise ModelLoadError(f"{folder}: {len(tags)} tag names for {network.tags.out_features} outputs.")
+    if len(tags) != n_outputs:
+        raise ModelLoadError(f"{folder}: {len(tags)} tag names for {n_outputs} outputs.")
     onnx = _onnx_network(folder, config) if backend != "torch" else None
-    return Tagger(network.eval(), front, tags, config, folder, onnx)
+    tagger = Tagger(front, tags, config, folder, onnx)
+    if onnx is None:
+        tagger.network  # noqa: B018 (build it now: a mismatch is reported at load, not at the first song)
+    return tagger

@@ -21,6 +21,7 @@ from .decision import read_predictions
 from .errors import DatasetError
 from .evaluation import clip_metrics, combine_windows, summarize_folds
 from .features import HANDCRAFTED_NAMES, cut_windows
+from .head import write_head
 from .inference import ENSEMBLE_NAME, ModelPrediction, ensemble_prediction, predict_file
 from .models import build_network, count_parameters
 from .svm import PARAM_GRID, class_probabilities, fit_svm, save_svm
@@ -314,6 +315,8 @@ def train_spec(
                           n_parameters=int(logreg.coef_.size + logreg.intercept_.size))
         config["hyperparameters"] = best_params
         config["weights_sha256"] = save_svm(pipeline, staging / art.SVM_FILE)
+        if spec.kind == "transfer":  # the same numbers without skops, for a quick start (head.py)
+            config["head"] = write_head(pipeline, staging, config["weights_sha256"])
         history: list[dict] = []
         final_epochs = None
     else:

@@ -1,18 +1,20 @@
-"""SVM on handcrafted clip features: a scikit-learn pipeline stored with skops (no pickle)."""
+"""SVM on handcrafted clip features: a scikit-learn pipeline stored with skops (no pickle).
+
+scikit-learn and skops are imported inside the functions that need them: together they take ~4 s to
+import, and the answer path (a transfer model with its head in ``head.py``) needs neither."""
 from __future__ import annotations
 
 import hashlib
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import skops.io as sio
-from sklearn.model_selection import GridSearchCV, StratifiedKFold
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
-from sklearn.svm import SVC
 
 from .errors import ModelLoadError
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
 
 PARAM_GRID = {"svc__C": [1.0, 3.0, 10.0, 30.0], "svc__gamma": ["scale", 0.01, 0.03]}
 # Types a stored scikit-learn model file (SVM or transfer head) may contain; anything else is refused at load time.
@@ -35,6 +37,11 @@ TRUSTED_TYPES = {
 
 def fit_svm(features: np.ndarray, labels: np.ndarray, seed: int = 0, inner_folds: int = 3) -> tuple[Pipeline, dict]:
     """Grid-search C and gamma by inner stratified k-fold, refit on all of ``features`` (n_clips, n_features)."""
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+
     pipeline = Pipeline([
         ("scale", StandardScaler()),
         ("svc", SVC(kernel="rbf", probability=True, class_weight="balanced", random_state=seed)),
@@ -50,9 +57,10 @@ def fit_svm(features: np.ndarray, labels: np.ndarray, seed: int = 0, inner_folds
     return search.best_estimator_, {k: v for k, v in search.best_params_.items()}
 
 
-def class_probabilities(pipeline: Pipeline, features: np.ndarray, n_classes: int) -> np.ndarray:
+def class_probabilities(pipeline, features: np.ndarray, n_classes: int) -> np.ndarray:
     """(n, n_features) -> (n, n_classes): predict_proba's columns follow the classes seen in training,
-    so they are placed by label index (a genre absent from training gets 0)."""
+    so they are placed by label index (a genre absent from training gets 0). ``pipeline``: a fitted
+    scikit-learn classifier or a :class:`~genre_core.head.LinearHead`."""
     full = np.zeros((len(features), n_classes))
     full[:, pipeline.classes_] = pipeline.predict_proba(features)
     return full
@@ -60,12 +68,16 @@ def class_probabilities(pipeline: Pipeline, features: np.ndarray, n_classes: int
 
 def save_svm(pipeline: Pipeline, path: Path) -> str:
     """Write the pipeline with skops; return the file's sha256."""
+    import skops.io as sio
+
     sio.dump(pipeline, path)
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def load_svm(path: Path, expected_sha256: str | None) -> Pipeline:
     """Load a pipeline written by :func:`save_svm`, refusing unknown types or a changed file."""
+    import skops.io as sio
+
     data = path.read_bytes()
     if expected_sha256 and hashlib.sha256(data).hexdigest() != expected_sha256:
         raise ModelLoadError(f"{path} does not match the checksum in its config.json (file changed or corrupt).")

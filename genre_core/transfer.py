@@ -14,17 +14,17 @@ import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
 
 from .audio import load_audio
 from .dataset import Clip, DatasetIndex, file_digest
 from .musicnn import Tagger, patch_times
 from .svm import class_probabilities
+
+if TYPE_CHECKING:  # scikit-learn only where a head is fitted (it takes seconds to import)
+    from sklearn.pipeline import Pipeline
 
 TAGGER_NAME = "musicnn_msd"
 EMBEDDING_VERSION = 1  # bump when the way patches are embedded changes
@@ -107,6 +107,11 @@ def fit_patch_logreg(
     ``clip_patches`` holds one (n_patches, n_units) array per clip, ``labels`` one genre per clip.
     C is chosen by an inner stratified k-fold that keeps the patches of a clip together.
     """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
     x = np.vstack(clip_patches)
     y = np.concatenate([np.full(len(p), label) for p, label in zip(clip_patches, labels)])
     groups = np.concatenate([np.full(len(p), i) for i, p in enumerate(clip_patches)])

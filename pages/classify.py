@@ -186,7 +186,7 @@ if transfer is not None:
                    "(red) or rose (blue). Which moments carried the answer is on the timeline above (▼).")
 
 st.subheader("How every model voted")
-if len(result.predictions) < len(zoo.models):
+if zoo.missing(result):
     with st.spinner("Asking the other models…"):
         try:
             zoo.complete(result)

@@ -140,6 +140,42 @@ def test_answer_first_then_the_rest_equals_one_full_run(zoo, gtzan_dir):
         np.testing.assert_allclose(completed.predictions[name].probabilities, prediction.probabilities, atol=1e-5)
 
 
+def test_a_deferred_zoo_answers_first_and_loads_the_rest_when_asked(gtzan_dir):
+    """The app loads only the answer's models at start; the others come with the first full request."""
+    import numpy as np
+
+    from genre_core.inference import ModelZoo
+
+    path = gtzan_dir / "rock" / "rock.00003.ogg"
+    full = ModelZoo.load(MODELS).classify(path)
+    lazy = ModelZoo.load(MODELS, defer=True)
+    assert set(lazy.models) == set(lazy.answer_models) and set(lazy.pending) == set(full.predictions) - set(lazy.models)
+    assert lazy.sample_rate == full.clip.sample_rate and lazy.model_names == sorted(full.predictions)
+    quick = lazy.classify(path, models=lazy.answer_models)
+    assert quick.ensemble is None and lazy.missing(quick) == sorted(lazy.pending)
+    np.testing.assert_allclose(quick.final.probabilities, full.final.probabilities, atol=1e-6)
+    completed = lazy.complete(quick)
+    assert not lazy.pending and not lazy.missing(completed) and set(lazy.models) == set(full.predictions)
+    assert completed.ensemble.vote_label == full.ensemble.vote_label
+    for name, prediction in full.predictions.items():
+        np.testing.assert_allclose(completed.predictions[name].probabilities, prediction.probabilities, atol=1e-5)
+
+
+def test_a_broken_comparison_model_is_reported_when_it_is_loaded(tmp_path, gtzan_dir):
+    import shutil
+
+    from genre_core.inference import ModelZoo
+
+    models = tmp_path / "models"
+    shutil.copytree(MODELS, models)
+    (models / "linear_mel" / "weights.safetensors").write_bytes(b"broken")
+    zoo = ModelZoo.load(models, defer=True)
+    assert "linear_mel" in zoo.pending and not zoo.errors
+    result = zoo.complete(zoo.classify(gtzan_dir / "pop" / "pop.00001.ogg", models=zoo.answer_models))
+    assert "linear_mel" in zoo.errors and "linear_mel" not in result.predictions and not zoo.missing(result)
+    assert result.ensemble is not None
+
+
 def test_a_long_song_is_heard_at_spread_patches(zoo, gtzan_dir, tmp_path):
     """Over 32 patches (96 s) the tagger hears 32 evenly spread ones; the rest of the answer is unchanged."""
     import numpy as np

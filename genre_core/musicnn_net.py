@@ -1,0 +1,77 @@
+"""musicnn's network as a PyTorch module: the port of ``MSD_musicnn`` (see ``musicnn.py`` for the front end).
+
+Kept apart so the answer path, which runs the ONNX export of the same weights, never imports torch.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+TF_BATCH_NORM_EPSILON = 1e-3  # tf.compat.v1.layers.batch_normalization's default
+
+
+def _tf_same_pad(kernel: int) -> tuple[int, int]:
+    """TensorFlow 'same' padding for stride 1: the extra row goes after."""
+    before = (kernel - 1) // 2
+    return before, kernel - 1 - before
+
+
+class MusiCNN(nn.Module):
+    """musicnn: musically motivated front end, dense mid end, temporal pooling back end.
+
+    Input (batch, time, n_mels) log-mel patches; ``forward`` returns the tag logits (batch, n_tags),
+    ``features`` also the penultimate layer (batch, backend_units) and the pooled mid-end features.
+    """
+
+    def __init__(self, n_mels: int = 96, n_tags: int = 50, midend_filters: int = 64, backend_units: int = 200,
+                 frontend_scale: float = 1.6) -> None:
+        super().__init__()
+        timbral, temporal = int(frontend_scale * 128), int(frontend_scale * 32)
+        eps = TF_BATCH_NORM_EPSILON
+        self.input_bn = nn.BatchNorm2d(1, eps=eps)
+        # timbral filters span 40 % and 70 % of the mel bands, 7 frames; temporal ones 1 band, 128/64/32 frames
+        self.timbral_widths = (int(0.4 * n_mels), int(0.7 * n_mels))
+        self.timbral = nn.ModuleList(nn.Conv2d(1, timbral, (7, w)) for w in self.timbral_widths)
+        self.timbral_bn = nn.ModuleList(nn.BatchNorm2d(timbral, eps=eps) for _ in self.timbral_widths)
+        self.temporal_lengths = (128, 64, 32)
+        self.temporal = nn.ModuleList(nn.Conv2d(1, temporal, (k, 1)) for k in self.temporal_lengths)
+        self.temporal_bn = nn.ModuleList(nn.BatchNorm2d(temporal, eps=eps) for _ in self.temporal_lengths)
+        frontend_channels = 2 * timbral + 3 * temporal
+        self.midend = nn.ModuleList([nn.Conv1d(frontend_channels, midend_filters, 7, padding=3),
+                                     nn.Conv1d(midend_filters, midend_filters, 7, padding=3),
+                                     nn.Conv1d(midend_filters, midend_filters, 7, padding=3)])
+        self.midend_bn = nn.ModuleList(nn.BatchNorm1d(midend_filters, eps=eps) for _ in range(3))
+        pooled = frontend_channels + 3 * midend_filters
+        self.pool_bn = nn.BatchNorm1d(2 * pooled, eps=eps)
+        self.dense = nn.Linear(2 * pooled, backend_units)
+        self.dense_bn = nn.BatchNorm1d(backend_units, eps=eps)
+        self.tags = nn.Linear(backend_units, n_tags)
+
+    def features(self, patches: torch.Tensor) -> dict[str, torch.Tensor]:
+        """(batch, time, n_mels) -> logits (batch, n_tags), penultimate (batch, units), mean/max pool."""
+        x = self.input_bn(patches.unsqueeze(1))  # (B, 1, T, F)
+        front = []
+        padded = F.pad(x, (0, 0, 3, 3))  # time only: the max over all bands follows
+        for conv, bn in zip(self.timbral, self.timbral_bn):
+            front.append(bn(F.relu(conv(padded))).amax(dim=3))  # (B, C, T)
+        for conv, bn, k in zip(self.temporal, self.temporal_bn, self.temporal_lengths):
+            front.append(bn(F.relu(conv(F.pad(x, (0, 0, *_tf_same_pad(k)))))).amax(dim=3))
+        frontend = torch.cat(front, dim=1)  # (B, 561, T)
+        c1 = self.midend_bn[0](F.relu(self.midend[0](frontend)))
+        c2 = self.midend_bn[1](F.relu(self.midend[1](c1))) + c1
+        c3 = self.midend_bn[2](F.relu(self.midend[2](c2))) + c2
+        midend = torch.cat([frontend, c1, c2, c3], dim=1)  # (B, 753, T)
+        max_pool, mean_pool = midend.amax(dim=2), midend.mean(dim=2)
+        # TensorFlow concatenated (B, 753, 1) max and mean on the last axis, then flattened: interleaved
+        pooled = torch.stack([max_pool, mean_pool], dim=2).flatten(1)
+        penultimate = self.dense_bn(F.relu(self.dense(self.pool_bn(pooled))))
+        return {"logits": self.tags(penultimate), "penultimate": penultimate,
+                "mean_pool": mean_pool, "max_pool": max_pool}
+
+    def forward(self, patches: torch.Tensor) -> torch.Tensor:
+        return self.features(patches)["logits"]
+
+
+def build_musicnn(architecture: dict) -> MusiCNN:
+    return MusiCNN(**architecture)
