@@ -6,6 +6,7 @@ import gc
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 
 import streamlit as st
@@ -88,9 +89,11 @@ def load_zoo(models_dir: str = str(MODELS_DIR)) -> ModelZoo:
     """The stored models, loaded once per server and shared by every session (warmed up). Only the answer's
     models load now; the comparison models (torch, scikit-learn: seconds to import) load with the first
     song that needs them, after its answer is on screen."""
+    started = time.perf_counter()
     zoo = ModelZoo.load(models_dir, defer=True)
     if zoo.models:
         zoo.warm_up()
+    timing.info("answer models loaded and warmed up in %.2f s", time.perf_counter() - started)
     return zoo
 
 
