@@ -93,7 +93,7 @@ def load_zoo(models_dir: str = str(MODELS_DIR)) -> ModelZoo:
     zoo = ModelZoo.load(models_dir, defer=True)
     if zoo.models:
         zoo.warm_up()
-    timing.info("answer models loaded and warmed up in %.2f s", time.perf_counter() - started)
+    timing.info("models behind the answer loaded and warmed up in %.2f s", time.perf_counter() - started)
     return zoo
 
 

@@ -79,9 +79,9 @@ class ServerTimes:
         out: dict[str, list[float]] = {"answer": [], "page": []}
         for line in fresh:
             parts = line.split("genre_app.timing ")
-            if len(parts) == 2:
+            if len(parts) == 2 and parts[1].split()[0] in out:  # 'answer 0.612 s after…', 'page 1.2 s after…'
                 kind, seconds = parts[1].split()[:2]
-                out.setdefault(kind, []).append(float(seconds))
+                out[kind].append(float(seconds))
         return out
 
     def summary(self) -> str:
