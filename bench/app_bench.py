@@ -244,11 +244,11 @@ async def main(args: argparse.Namespace) -> None:
             healthy = time.perf_counter() - t0
             answered_at: list[float] = []
             genre, answer, charts = await upload(browser, url, order[0], answered_at)
-            times.new()
+            first = times.summary()
             if "cold" in only:
                 print(f"cold start: healthy {healthy:.1f} s; first upload answered {answered_at[0] - t0:.1f} s after "
                       f"`streamlit run`, every chart {time.perf_counter() - t0:.1f} s (upload -> answer {answer:.1f} s, "
-                      f"-> every chart {charts:.1f} s; {genre}, CLI {cli_answer(order[0])})")
+                      f"-> every chart {charts:.1f} s; {genre}, CLI {cli_answer(order[0])}); first upload's {first}")
             if "pages" in only:
                 for name in PAGES:
                     runs = [await open_page(browser, url, name) for _ in range(args.repeats)]
