@@ -34,7 +34,7 @@ st.caption("Upload a song or record a few seconds of it. Ten GTZAN genres: blues
            "hip-hop, jazz, metal, pop, reggae, rock.")
 
 zoo = load_zoo()
-for name, error in zoo.errors.items():
+for name, error in list(zoo.errors.items()):  # another session may be loading models right now
     st.warning(f"Model **{name}** could not be loaded and is left out: {error}")
 if not zoo.models:
     st.error("No trained model is available. Train them with `python -m genre_core train all`.")
