@@ -17,6 +17,25 @@ from genre_core.inference import DEFAULT_MODELS_DIR, Classification, ModelZoo
 MODELS_DIR = Path(os.environ.get("GENRE_MODELS_DIR", DEFAULT_MODELS_DIR))
 
 
+def _use_the_apps_navigation() -> None:
+    """Leave Streamlit's pages-folder mode if a page was started in it.
+
+    Next to a ``pages/`` folder, Streamlit serves pages from the folder (listing its files as the menu,
+    without streamlit_app.py's titles and page config) until the first run of streamlit_app.py calls
+    st.navigation. A fresh server's first visitor on a deep link (/explore) never runs it, and every visitor
+    after would get that menu too. Clearing the flag and rerunning runs streamlit_app.py, whose navigation
+    finds the same page (its hash comes from the URL path, the same in both modes).
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+_use_the_apps_navigation()  # every page imports this module first
+
+
 def _timing_logger() -> logging.Logger:
     """'genre_app.timing' on stderr: server-side seconds from an upload's arrival to the answer and to the
     page's end (bench/app_bench.py reads them; in the browser they also include the page's rendering)."""

@@ -4,6 +4,7 @@ Screenshots go to $E2E_ARTIFACTS (default: artifacts/screenshots in the project)
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -30,11 +31,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server():
+@contextlib.contextmanager
+def _streamlit(log_name: str):
+    """A fresh `streamlit run` of the app on a free port; yields its URL once healthy."""
     port = _free_port()
     SHOTS.mkdir(parents=True, exist_ok=True)
-    log = open(SHOTS / "streamlit-e2e.log", "w")
+    log = open(SHOTS / log_name, "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
          "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
@@ -51,10 +53,18 @@ def server():
     else:
         proc.kill()
         pytest.fail("streamlit did not become healthy within 120 s")
-    yield url
-    proc.terminate()
-    proc.wait(timeout=30)
-    log.close()
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def server():
+    with _streamlit("streamlit-e2e.log") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -195,3 +205,17 @@ def test_timeline_click_plays_from_there_and_the_report_opens(server, page, gtza
     assert len(sizes) == 4 and all(w > 100 for w in sizes)  # every chart image decodes
     offline.screenshot(path=str(SHOTS / "report.png"))
     offline.context.close()
+
+
+def test_a_deep_link_to_a_fresh_server_gets_the_apps_navigation(page):
+    """Next to pages/, Streamlit starts in its pages-folder mode (file names as the menu, no page config) until
+    streamlit_app.py first runs; a first visitor arriving on /explore must still get the app's own menu."""
+    with _streamlit("streamlit-e2e-deep-link.log") as url:
+        page.goto(f"{url}/explore")
+        page.get_by_role("heading", name="Explore the dataset").wait_for(timeout=120_000)
+        _wait_idle(page)
+        menu = page.locator('[data-testid="stSidebarNav"]').inner_text()
+        assert "Classify a song" in menu and "Compare models" in menu
+        assert "streamlit app" not in menu and "two songs" not in menu
+        page.get_by_role("link", name="Compare models").click()
+        page.get_by_role("heading", name="Compare models").first.wait_for(timeout=120_000)
