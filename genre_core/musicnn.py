@@ -277,7 +277,8 @@ def load_tagger(folder: str | Path, backend: str | None = None) -> Tagger:
         config = json.loads((folder / "config.json").read_text())
         front = TaggerFrontEnd(**config["front_end"])
         tags = tuple(config["tags"])
-        config["architecture"]  # noqa: B018 (required)
+        if not isinstance(config["architecture"], dict):  # read when the PyTorch module is built
+            raise TypeError("architecture is not an object")
     except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
         raise ModelLoadError(f"{folder}: the pretrained tagger's config.json is missing or invalid ({exc}).") from exc
     try:
