@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ctypes
+import functools
 import gc
 import logging
 import os
@@ -57,6 +58,7 @@ _M_MMAP_THRESHOLD = -3
 LARGE_ALLOCATION_BYTES = 256 * 1024
 
 
+@functools.cache
 def _libc():
     try:
         return ctypes.CDLL("libc.so.6")

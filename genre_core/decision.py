@@ -94,10 +94,10 @@ def _score(candidate: Candidate, frames: dict[str, pd.DataFrame], ids: pd.Index,
         probs = _probabilities(candidate, frames, train, test, labels)
         y_true += labels.loc[test].map(GENRES.index).tolist()
         y_pred += probs.argmax(axis=1).tolist()
+    from sklearn.metrics import balanced_accuracy_score
+
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=UserWarning)  # a predicted genre absent from these clips
-        from sklearn.metrics import balanced_accuracy_score
-
         return float(balanced_accuracy_score(y_true, y_pred))
 
 

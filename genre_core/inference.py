@@ -275,8 +275,12 @@ class ModelZoo:
             zoo.load_pending(warm_up=False)
         return zoo
 
-    def load_pending(self, warm_up: bool = True) -> list[str]:
+    def load_pending(self, warm_up: bool = True, progress: Callable[[str], None] | None = None) -> list[str]:
         """Load the models ``load(defer=True)`` left for later (and warm them up); returns their names."""
+        if not self.pending:  # checked before the lock: a classification in progress holds it
+            return []
+        if progress:
+            progress("Loading the other models…")
         with self.lock:
             if not self.pending:
                 return []
@@ -340,10 +344,8 @@ class ModelZoo:
         ``classify_clip(clip, models=zoo.answer_models)`` gives the headline answer alone, fast;
         :meth:`complete` then adds the other models to the same result.
         """
-        if models is None and self.pending:
-            if progress:
-                progress("Loading the other models…")
-            self.load_pending()
+        if models is None:
+            self.load_pending(progress=progress)
         if not self.models:
             raise GenreCoreError("No usable model is stored; train one with `python -m genre_core train all`.")
         result = Classification(clip, ClipAnalysis(clip, self.max_patches), {}, None)
@@ -352,10 +354,7 @@ class ModelZoo:
 
     def complete(self, result: Classification, progress: Callable[[str], None] | None = None) -> Classification:
         """``result`` with every model that has not run on it yet (features already computed are reused)."""
-        if self.pending:
-            if progress:
-                progress("Loading the other models…")
-            self.load_pending()
+        self.load_pending(progress=progress)
         missing = self.missing(result)
         if not missing:
             return result

@@ -136,7 +136,8 @@ class OnnxNetwork:
     (30 s clip: 290 ms against 390 ms). Thread-safe: sessions of the app share one instance.
     """
 
-    def __init__(self, path: Path, threads: int) -> None:
+    def __init__(self, path: Path, threads: int = 0) -> None:
+        """``threads`` 0: ONNX Runtime's default, one per physical core (as torch's default)."""
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -221,24 +222,9 @@ def _onnx_network(folder: Path, config: dict) -> OnnxNetwork | None:
             return None  # exported from other weights: re-run scripts/export_musicnn_onnx.py
         if hashlib.sha256(path.read_bytes()).hexdigest() != block.get("sha256"):
             return None
-        return OnnxNetwork(path, threads=_physical_cores())
+        return OnnxNetwork(path)
     except Exception:  # missing file, no onnxruntime, a graph it rejects: torch gives the same answer
         return None
-
-
-def _physical_cores() -> int:
-    """Cores to run on, one thread per physical core as torch does by default (without importing torch)."""
-    try:
-        logical = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-    try:
-        blocks = Path("/proc/cpuinfo").read_text().split("\n\n")
-    except OSError:
-        return logical
-    cores = {tuple(line.split(":")[1].strip() for line in block.splitlines()
-                   if line.startswith(("physical id", "core id"))) for block in blocks if "core id" in block}
-    return max(1, min(logical, len(cores))) if cores else logical
 
 
 def _torch_network(folder: Path, config: dict) -> MusiCNN:

@@ -6,9 +6,10 @@ Training writes it itself now; run this once for an older folder (the product on
 
 For every folder of kind "transfer": loads ``model.skops`` (checked against its sha256), writes the same
 fitted numbers to ``head.safetensors`` and a ``head`` block in config.json naming the skops file's sha256.
-Refuses to write when the arrays' probabilities differ from scikit-learn's on the model's reference
-embeddings (``models/headline/reference_embeddings.npz`` when present, else random ones) by more than 1e-9
-(in float64: on float32 input scikit-learn computes in float32, ~1e-6 apart from the arrays' float64).
+Leaves config.json as it was when the arrays, read back from the file, give probabilities that differ from
+scikit-learn's on the model's reference embeddings (``models/headline/reference_embeddings.npz`` when present,
+else random ones) by more than 1e-9 (in float64: on float32 input scikit-learn computes in float32, ~1e-6 apart
+from the arrays' float64).
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from genre_core.artifacts import CONFIG_FILE, SVM_FILE, list_model_folders, write_json  # noqa: E402
-from genre_core.head import LinearHead, load_head, write_head  # noqa: E402
+from genre_core.head import load_head, write_head  # noqa: E402
 from genre_core.svm import load_svm  # noqa: E402
 
 TOLERANCE = 1e-9
@@ -50,13 +51,12 @@ def main() -> None:
             continue
         pipeline = load_svm(folder / SVM_FILE, config.get("weights_sha256"))
         probe = probe_embeddings(models_dir, pipeline.n_features_in_)
-        difference = np.abs(LinearHead.from_pipeline(pipeline).predict_proba(probe) - pipeline.predict_proba(probe)).max()
-        if difference > TOLERANCE:
-            sys.exit(f"{folder.name}: the arrays differ from scikit-learn by {difference:.2e}; nothing written")
         config["head"] = write_head(pipeline, folder, config["weights_sha256"])
-        stored = load_head(folder, config)
-        if stored is None or np.abs(stored.predict_proba(probe) - pipeline.predict_proba(probe)).max() > TOLERANCE:
-            sys.exit(f"{folder.name}: the head read back differs from scikit-learn; config.json left as it was")
+        stored = load_head(folder, config)  # the file as the loader will read it
+        difference = np.inf if stored is None else np.abs(stored.predict_proba(probe) - pipeline.predict_proba(probe)).max()
+        if difference > TOLERANCE:
+            sys.exit(f"{folder.name}: the head read back differs from scikit-learn by {difference:.2e}; "
+                     "config.json left as it was (the head is not used)")
         write_json(folder / CONFIG_FILE, config)
         print(f"{folder.name}: wrote {config['head']['file']} ({len(probe)} embeddings, max |difference| "
               f"{difference:.1e})")
