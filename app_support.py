@@ -12,8 +12,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from genre_core.errors import AudioError, GenreCoreError
-from genre_core.inference import DEFAULT_MODELS_DIR, Classification, ModelZoo
+from genre_core.audio.errors import AudioError, GenreCoreError
+from genre_core.serving.zoo import DEFAULT_MODELS_DIR, Classification, ModelZoo
 
 MODELS_DIR = Path(os.environ.get("GENRE_MODELS_DIR", DEFAULT_MODELS_DIR))
 
@@ -121,7 +121,7 @@ def load_zoo(models_dir: str = str(MODELS_DIR)) -> ModelZoo:
 def show_chart(fig, key: str | None = None, alt: str | None = None, clickable: bool = False):
     """Plotly chart with the PNG download button sized for slides; ``alt`` is its text alternative,
     shown under it. With ``clickable``, a click on a point reruns the page (the event is returned)."""
-    from genre_core.plots import EXPORT_CONFIG
+    from genre_core.outputs.plots import EXPORT_CONFIG
 
     if clickable:
         event = st.plotly_chart(fig, width="stretch", config=EXPORT_CONFIG, key=key, on_select="rerun",

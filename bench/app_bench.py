@@ -213,8 +213,8 @@ def long_song(clips: list[Path], seconds: float, folder: Path) -> Path:
 async def main(args: argparse.Namespace) -> None:
     from playwright.async_api import async_playwright
 
-    from genre_core.dataset import index_dataset
-    from genre_core.inference import ModelZoo
+    from genre_core.features.dataset import index_dataset
+    from genre_core.serving.zoo import ModelZoo
 
     only = set(args.only or ["cold", "pages", "upload", "sessions", "soak", "floor"])
     clips = index_dataset(args.data).clips

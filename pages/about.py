@@ -7,7 +7,7 @@ import json
 import streamlit as st
 
 from app_support import MODELS_DIR
-from genre_core.catalog import dataset_summary, metrics_table
+from genre_core.outputs.catalog import dataset_summary, metrics_table
 
 st.title("About this app")
 st.markdown("**Classify a song** gives the genre of a song you upload or record, why, and a report to take away; "

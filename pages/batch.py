@@ -4,8 +4,8 @@ from __future__ import annotations
 import streamlit as st
 
 from app_support import load_zoo
-from genre_core.audio import SUPPORTED_EXTENSIONS
-from genre_core.batch import classify_many
+from genre_core.audio.decode import SUPPORTED_EXTENSIONS
+from genre_core.outputs.batch import classify_many
 
 st.title("Many files at once")
 st.caption("Upload several songs; each gets the genre, how confident the answer is and how many models agree. "

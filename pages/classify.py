@@ -20,12 +20,12 @@ from app_support import (
     show_chart,
     timing,
 )
-from genre_core.audio import SUPPORTED_EXTENSIONS
-from genre_core.catalog import metrics_table, out_of_fold_answer, training_clip_of
-from genre_core.explain import explain
-from genre_core.plots import feature_heatmap, probability_bars, saliency_map, tag_bars, tag_timeline, timeline
-from genre_core.report import report_html, report_images, summarize
-from genre_core.states import describe_sections
+from genre_core.audio.decode import SUPPORTED_EXTENSIONS
+from genre_core.outputs.catalog import metrics_table, out_of_fold_answer, training_clip_of
+from genre_core.outputs.plots import feature_heatmap, probability_bars, saliency_map, tag_bars, tag_timeline, timeline
+from genre_core.outputs.report import report_html, report_images, summarize
+from genre_core.serving.explain import explain
+from genre_core.serving.states import describe_sections
 
 log = logging.getLogger(__name__)
 

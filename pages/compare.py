@@ -4,9 +4,9 @@ from __future__ import annotations
 import streamlit as st
 
 from app_support import MODELS_DIR, show_chart
-from genre_core.catalog import confusion, history, metrics_table, plain_svm_bar
-from genre_core.config import GENRES
-from genre_core.plots import confusion_heatmap, learning_curves, recall_bars
+from genre_core.features.config import GENRES
+from genre_core.outputs.catalog import confusion, history, metrics_table, plain_svm_bar
+from genre_core.outputs.plots import confusion_heatmap, learning_curves, recall_bars
 
 st.title("Compare models")
 protocol = st.radio(

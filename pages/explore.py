@@ -5,8 +5,8 @@ import numpy as np
 import streamlit as st
 
 from app_support import MODELS_DIR, show_chart
-from genre_core.catalog import dataset_summary
-from genre_core.plots import clip_counts, feature_heatmap, genre_grid
+from genre_core.outputs.catalog import dataset_summary
+from genre_core.outputs.plots import clip_counts, feature_heatmap, genre_grid
 
 st.title("Explore the dataset")
 summary = dataset_summary(MODELS_DIR)

@@ -7,9 +7,9 @@ import numpy as np
 import streamlit as st
 
 from app_support import classify_upload, describe_probabilities, load_zoo, show_chart
-from genre_core.audio import SUPPORTED_EXTENSIONS
-from genre_core.config import DEFAULT_FEATURES
-from genre_core.plots import feature_heatmap, probability_bars, tag_bars, timeline
+from genre_core.audio.decode import SUPPORTED_EXTENSIONS
+from genre_core.features.config import DEFAULT_FEATURES
+from genre_core.outputs.plots import feature_heatmap, probability_bars, tag_bars, timeline
 
 st.title("Two songs side by side")
 st.caption("Upload two songs to see how the models hear each: the genre, its probabilities, the tags, the genre "

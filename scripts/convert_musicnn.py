@@ -6,7 +6,7 @@ Run once by a developer (not by the product, which never needs TensorFlow or mus
     .venv/bin/python scripts/convert_musicnn.py --wheel musicnn-0.1.0-py3-none-any.whl
 
 It reads the checkpoint with our own reader (scripts/tf_checkpoint.py), maps the variables onto
-genre_core.musicnn_net.MusiCNN, and writes weights.safetensors, config.json (front end, architecture,
+genre_core.models.musicnn_net.MusiCNN, and writes weights.safetensors, config.json (front end, architecture,
 tags, licence, provenance with sha256 of every source file) and MODEL_CARD.md.
 """
 from __future__ import annotations
@@ -28,8 +28,8 @@ sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
 
 from tf_checkpoint import read_checkpoint  # noqa: E402
 
-from genre_core.musicnn import TaggerFrontEnd  # noqa: E402
-from genre_core.musicnn_net import MusiCNN  # noqa: E402
+from genre_core.models.musicnn import TaggerFrontEnd  # noqa: E402
+from genre_core.models.musicnn_net import MusiCNN  # noqa: E402
 
 PACKAGE, VERSION, MODEL = "musicnn", "0.1.0", "MSD_musicnn"
 ARCHITECTURE = {"n_mels": 96, "n_tags": 50, "midend_filters": 64, "backend_units": 200, "frontend_scale": 1.6}
@@ -117,7 +117,7 @@ def main() -> int:
     (out / "MODEL_CARD.md").write_text(f"""# musicnn_msd
 
 {config['title']}: a port of `{MODEL}` from the PyPI wheel `{PACKAGE}=={VERSION}` (ISC licence, see LICENSE.md)
-to PyTorch (`genre_core/musicnn.py`), converted by `scripts/convert_musicnn.py` from the TensorFlow checkpoint
+to PyTorch (`genre_core/models/musicnn.py`), converted by `scripts/convert_musicnn.py` from the TensorFlow checkpoint
 (sha256 of every source file in config.json).
 
 - Input: 16 kHz mono, 96-band mel power spectrogram (n_fft 512, hop 256), log10(1 + 10000 x), 3 s patches

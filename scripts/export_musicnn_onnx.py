@@ -24,7 +24,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from genre_core.musicnn import ONNX_FILE, ONNX_TOLERANCE, OnnxNetwork, load_tagger  # noqa: E402
+from genre_core.models.musicnn import ONNX_FILE, ONNX_TOLERANCE, OnnxNetwork, load_tagger  # noqa: E402
 
 OPSET = 17
 

@@ -23,9 +23,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from genre_core.artifacts import CONFIG_FILE, SVM_FILE, list_model_folders, write_json  # noqa: E402
-from genre_core.head import load_head, write_head  # noqa: E402
-from genre_core.svm import load_svm  # noqa: E402
+from genre_core.models.artifacts import CONFIG_FILE, SVM_FILE, list_model_folders, write_json  # noqa: E402
+from genre_core.models.head import load_head, write_head  # noqa: E402
+from genre_core.models.sklearn_io import load_svm  # noqa: E402
 
 TOLERANCE = 1e-9
 

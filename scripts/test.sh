@@ -14,4 +14,7 @@ if [ -z "${GTZAN_DIR:-}" ] && [ -d ../shared/gtzan ]; then
   export GTZAN_DIR="$(cd ../shared/gtzan && pwd)"
 fi
 echo "GTZAN_DIR=${GTZAN_DIR:-<unset: dataset tests will be skipped>}"
+echo "lint: ruff and the import-layer contracts (pyproject.toml)"
+.venv/bin/ruff check --quiet .
+.venv/bin/lint-imports --no-cache | tail -n 4
 exec .venv/bin/python -m pytest "$@"

@@ -127,7 +127,7 @@ def models_dir() -> Path:
 @pytest.fixture(scope="session")
 def tiny_gtzan(tmp_path_factory) -> Path:
     """A GTZAN-layout folder of generated clips: 10 genres x 3 clips x 4 s, one tone per genre."""
-    from genre_core.config import GENRES
+    from genre_core.features.config import GENRES
 
     root = tmp_path_factory.mktemp("tiny_gtzan")
     rng = np.random.default_rng(0)

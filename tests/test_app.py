@@ -12,7 +12,7 @@ import soundfile as sf
 from conftest import chirp
 from streamlit.testing.v1 import AppTest
 
-from genre_core.config import GENRES
+from genre_core.features.config import GENRES
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
 TIMEOUT = 180  # importing torch and librosa and loading the models is slow on 2 cores
@@ -206,8 +206,9 @@ def test_state_mixed_for_a_medley_with_sections(gtzan_dir):
 
 def test_state_not_sure_is_shown_with_both_candidates(monkeypatch):
     """The page's rendering of the 'not sure' state (its threshold is tested in test_states)."""
-    import genre_core.inference as inference
-    from genre_core.states import Verdict
+    import genre_core.serving.zoo as inference
+
+    from genre_core.serving.states import Verdict
 
     def unsure(probabilities, labels, *args):
         order = np.argsort(probabilities)[::-1]

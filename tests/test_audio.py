@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from genre_core.audio import load_audio
-from genre_core.errors import (
+from genre_core.audio.decode import load_audio
+from genre_core.audio.errors import (
     AudioTooShortError,
     CorruptAudioError,
     EmptyAudioError,

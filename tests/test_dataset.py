@@ -5,15 +5,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from genre_core.config import DEFAULT_FEATURES, GENRES
-from genre_core.dataset import (
+from genre_core.audio.errors import DatasetError
+from genre_core.features.config import DEFAULT_FEATURES, GENRES
+from genre_core.features.dataset import (
     FeatureCache,
     artist_filtered_split,
     index_dataset,
     inner_validation_split,
     stratified_folds,
 )
-from genre_core.errors import DatasetError
 
 
 def test_index_skips_unreadable_clips_with_a_reason(tiny_gtzan):

@@ -8,9 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from genre_core.config import GENRES
-from genre_core.decision import build_headline, load_headline
-from genre_core.transfer import clip_probabilities, fit_patch_logreg
+from genre_core.features.config import GENRES
+from genre_core.models.embeddings import clip_probabilities
+from genre_core.models.headline import load_headline
+from genre_core.training.decision import build_headline
+from genre_core.training.transfer import fit_patch_logreg
 
 
 def _write_model(models: Path, name: str, truth: np.ndarray, folds: np.ndarray, accuracy: float, seed: int) -> None:

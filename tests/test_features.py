@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from conftest import chirp
 
-from genre_core.audio import load_audio
-from genre_core.config import DEFAULT_FEATURES, GENRES, SHORT_WINDOW_FEATURES, FeatureConfig
-from genre_core.features import (
+from genre_core.audio.decode import load_audio
+from genre_core.features.config import DEFAULT_FEATURES, GENRES, SHORT_WINDOW_FEATURES, FeatureConfig
+from genre_core.features.spectral import (
     HANDCRAFTED_NAMES,
     compute_clip_features,
     cut_windows,
@@ -106,7 +106,7 @@ def test_handcrafted_matches_the_public_gtzan_table(gtzan_dir):
 
 
 def test_spectral_shape_matches_librosa(signal):
-    from genre_core.features import spectral_shape
+    from genre_core.features.spectral import spectral_shape
 
     noisy = signal + 0.05 * np.random.default_rng(0).standard_normal(len(signal)).astype(np.float32)
     mag = np.abs(librosa.stft(noisy, n_fft=2048, hop_length=512))
@@ -118,7 +118,7 @@ def test_spectral_shape_matches_librosa(signal):
 
 
 def test_zero_crossing_rate_matches_librosa(signal):
-    from genre_core.features import zero_crossing_rate
+    from genre_core.features.spectral import zero_crossing_rate
 
     noisy = signal + 0.05 * np.random.default_rng(1).standard_normal(len(signal)).astype(np.float32)
     noisy[1000:3000] = 0.0
@@ -129,7 +129,7 @@ def test_zero_crossing_rate_matches_librosa(signal):
 
 def test_heatmap_colour_scales_avoid_streamlits_placeholder_colours():
     """Streamlit's plotly theme repaints #000001-#000040; the darkest stop must be outside that range."""
-    from genre_core.plots import MAGMA, feature_heatmap, genre_grid
+    from genre_core.outputs.plots import MAGMA, feature_heatmap, genre_grid
 
     image = np.random.default_rng(0).normal(size=(128, 200)).astype(np.float32)
     figures = [feature_heatmap(image, 0.02, "mel", "mel"), genre_grid(np.stack([image] * 10), GENRES, 0.02, "mel")]
@@ -142,7 +142,7 @@ def test_heatmap_colour_scales_avoid_streamlits_placeholder_colours():
 
 
 def test_mel_heatmap_axis_is_in_hertz_and_mfcc_leaves_out_coefficient_zero():
-    from genre_core.plots import feature_heatmap
+    from genre_core.outputs.plots import feature_heatmap
 
     mel = feature_heatmap(np.zeros((128, 50), dtype=np.float32), 0.02, "mel", "mel")
     assert mel.layout.yaxis.title.text == "frequency (Hz)"

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from conftest import chirp, write_wav
 
-from genre_core.artifacts import SVM_FILE, load_model
-from genre_core.head import HEAD_FILE, LinearHead, load_head
-from genre_core.svm import load_svm
+from genre_core.models.artifacts import SVM_FILE, load_model
+from genre_core.models.head import HEAD_FILE, LinearHead, load_head
+from genre_core.models.sklearn_io import load_svm
 
 ROOT = Path(__file__).resolve().parent.parent
 TRANSFER = ROOT / "models" / "musicnn_logreg"
@@ -71,7 +71,7 @@ def test_a_changed_head_file_falls_back_to_the_pipeline(tmp_path):
 
 ANSWER_PATH = """
 import sys
-from genre_core.inference import ModelZoo
+from genre_core.serving.zoo import ModelZoo
 import app_support  # noqa: F401  (what every page imports)
 zoo = ModelZoo.load(defer=True)
 zoo.warm_up()

@@ -9,9 +9,9 @@ import pytest
 import soundfile as sf
 from musicnn_signal import SIGNAL_RATE, reference_signal
 
-from genre_core.audio import load_audio
-from genre_core.errors import ModelLoadError
-from genre_core.musicnn import cut_patches, load_tagger, log_mel, spread_patches
+from genre_core.audio.decode import load_audio
+from genre_core.audio.errors import ModelLoadError
+from genre_core.models.musicnn import cut_patches, load_tagger, log_mel, spread_patches
 
 ROOT = Path(__file__).resolve().parent.parent
 TAGGER = ROOT / "models" / "musicnn_msd"

@@ -5,16 +5,16 @@ import base64
 import json
 import subprocess
 import sys
-import tomllib
 from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import tomllib
 from conftest import chirp, write_wav
 
-from genre_core.inference import ModelZoo
+from genre_core.serving.zoo import ModelZoo
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,7 +44,7 @@ def _open_report(path: Path) -> _Images:
 
 
 def test_report_is_self_contained_and_says_what_the_result_says(zoo, gtzan_dir, tmp_path):
-    from genre_core.report import write_report
+    from genre_core.outputs.report import write_report
 
     result = zoo.classify(gtzan_dir / "reggae" / "reggae.00003.ogg")
     html_path, json_path = write_report(result, zoo, "reggae.00003.ogg", tmp_path / "report.html")
@@ -89,7 +89,7 @@ def test_predict_report_and_folder_csv_from_the_command_line(tmp_path):
 
 
 def test_classify_many_lists_bad_files_and_goes_on(zoo, audio_dir):
-    from genre_core.batch import classify_many
+    from genre_core.outputs.batch import classify_many
 
     seen = []
     table = classify_many(zoo, [(n, audio_dir / n) for n in ("chirp.wav", "empty.wav", "text.wav", "stereo48k.wav")],
@@ -102,8 +102,8 @@ def test_classify_many_lists_bad_files_and_goes_on(zoo, audio_dir):
 def test_why_explains_the_answer_given(zoo, gtzan_dir):
     """The moments' shares add up to the answer's probability, and turning the band named first down lowers
     the clip's probability by the amount the explanation states."""
-    from genre_core.explain import explain, turn_down
-    from genre_core.transfer import clip_probabilities
+    from genre_core.models.embeddings import clip_probabilities
+    from genre_core.serving.explain import explain, turn_down
 
     model = zoo.models["musicnn_logreg"]
     result = zoo.classify(gtzan_dir / "metal" / "metal.00002.ogg", models=zoo.answer_models)
@@ -124,8 +124,8 @@ def test_why_explains_the_answer_given(zoo, gtzan_dir):
 
 
 def test_one_colour_blind_safe_palette_and_both_themes():
-    from genre_core.config import GENRES
-    from genre_core.palette import GENRE_COLORS
+    from genre_core.features.config import GENRES
+    from genre_core.outputs.palette import GENRE_COLORS
 
     assert list(GENRE_COLORS) == list(GENRES) and len(set(GENRE_COLORS.values())) == 10
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())

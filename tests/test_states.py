@@ -5,8 +5,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from genre_core.config import GENRES
-from genre_core.states import StateModel, Thresholds, _unsure_threshold, assess, describe_sections, sections_of
+from genre_core.features.config import GENRES
+from genre_core.models.states import StateModel, Thresholds
+from genre_core.serving.states import assess, describe_sections, sections_of
+from genre_core.training.calibration import _unsure_threshold
 
 THRESHOLDS = Thresholds(unsure_below=0.4, novelty_above=10.0, quiet_below_db=-55.0, mixed_share_below=0.5)
 STATES = StateModel(THRESHOLDS, reference=np.zeros((3, 4), dtype=np.float32), mean=np.zeros(4), std=np.ones(4))

@@ -7,12 +7,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from genre_core.artifacts import list_model_folders, load_model
-from genre_core.config import DEFAULT_FEATURES, GENRES
-from genre_core.dataset import index_dataset
-from genre_core.evaluation import clip_metrics
-from genre_core.pipeline import ENSEMBLE_MEMBERS, MODEL_SPECS, artist_metrics
-from genre_core.verify import verify_reference_predictions
+from genre_core.features.config import DEFAULT_FEATURES, GENRES
+from genre_core.features.dataset import index_dataset
+from genre_core.models.artifacts import list_model_folders, load_model
+from genre_core.serving.verify import verify_reference_predictions
+from genre_core.training.evaluation import artist_metrics, clip_metrics
+from genre_core.training.specs import ENSEMBLE_MEMBERS, MODEL_SPECS
 
 MODELS = Path(__file__).resolve().parent.parent / "models"
 STORED = sorted(f.name for f in list_model_folders(MODELS) if f.name in MODEL_SPECS)
@@ -99,7 +99,7 @@ def test_one_song_gets_one_answer_whatever_its_encoding(gtzan_dir, tmp_path):
     import numpy as np
     import soundfile as sf
 
-    from genre_core.inference import ModelZoo
+    from genre_core.serving.zoo import ModelZoo
 
     clips = ["rock/rock.00012.ogg", "pop/pop.00012.ogg", "rock/rock.00013.ogg"]
     medley = np.concatenate([sf.read(gtzan_dir / c, dtype="float32")[0] for c in clips])
@@ -116,7 +116,7 @@ def test_one_song_gets_one_answer_whatever_its_encoding(gtzan_dir, tmp_path):
 
 @pytest.fixture(scope="module")
 def zoo():
-    from genre_core.inference import ModelZoo
+    from genre_core.serving.zoo import ModelZoo
 
     return ModelZoo.load(MODELS)
 
@@ -144,7 +144,7 @@ def test_a_deferred_zoo_answers_first_and_loads_the_rest_when_asked(gtzan_dir):
     """The app loads only the answer's models at start; the others come with the first full request."""
     import numpy as np
 
-    from genre_core.inference import ModelZoo
+    from genre_core.serving.zoo import ModelZoo
 
     path = gtzan_dir / "rock" / "rock.00003.ogg"
     full = ModelZoo.load(MODELS).classify(path)
@@ -164,7 +164,7 @@ def test_a_deferred_zoo_answers_first_and_loads_the_rest_when_asked(gtzan_dir):
 def test_a_broken_comparison_model_is_reported_when_it_is_loaded(tmp_path, gtzan_dir):
     import shutil
 
-    from genre_core.inference import ModelZoo
+    from genre_core.serving.zoo import ModelZoo
 
     models = tmp_path / "models"
     shutil.copytree(MODELS, models)
@@ -181,7 +181,7 @@ def test_a_long_song_is_heard_at_spread_patches(zoo, gtzan_dir, tmp_path):
     import numpy as np
     import soundfile as sf
 
-    from genre_core.inference import ModelZoo
+    from genre_core.serving.zoo import ModelZoo
 
     clips = [f"classical/classical.000{i:02d}.ogg" for i in range(4)]  # 4 x 30 s = 40 patches
     song = np.concatenate([sf.read(gtzan_dir / c, dtype="float32")[0] for c in clips])

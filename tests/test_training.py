@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from genre_core.config import DEFAULT_FEATURES
-from genre_core.models import build_network, count_parameters
-from genre_core.training import TrainConfig, augment, class_weights, normalization_stats, train_network
+from genre_core.features.config import DEFAULT_FEATURES
+from genre_core.models.networks import build_network, count_parameters
+from genre_core.training.loop import TrainConfig, augment, class_weights, normalization_stats, train_network
 
 
 def _toy_images(n_per_class: int = 4, n_classes: int = 3, seed: int = 0):
@@ -85,7 +85,7 @@ def test_normalization_and_augment_shapes():
 
 
 def test_inference_copy_gives_the_same_outputs():
-    from genre_core.models import optimize_for_inference
+    from genre_core.models.networks import optimize_for_inference
 
     torch.manual_seed(0)
     for arch, bins in (("simple_cnn", 128), ("complex_cnn", 128), ("deep_cnn", 1025), ("deep_cnn", 20), ("linear", 128)):

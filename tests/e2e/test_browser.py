@@ -94,7 +94,7 @@ def _wait_idle(page) -> None:
 
 def _upload_shows_the_clis_genre(page, server: str, song: Path) -> None:
     """Upload ``song`` and check the page's genre is the one genre_core gives for the same file."""
-    from genre_core.inference import ModelZoo
+    from genre_core.serving.zoo import ModelZoo
 
     expected = ModelZoo.load().classify(song).final.vote_label
     page.goto(server)

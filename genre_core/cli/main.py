@@ -1,0 +1,360 @@
+"""`python -m genre_core ...`: index, features, train, headline, evaluate, grid, predict, summary, bench."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from tqdm import tqdm
+
+from genre_core.audio.errors import GenreCoreError
+from genre_core.features.config import DEFAULT_FEATURES, REPRESENTATIONS, FeatureConfig
+from genre_core.features.dataset import DATA_ENV, FeatureCache, default_cache_dir, default_data_dir, index_dataset
+from genre_core.outputs.catalog import metrics_table
+from genre_core.serving.zoo import DEFAULT_MAX_PATCHES, DEFAULT_MODELS_DIR, ModelZoo
+
+
+def _data_dir(args: argparse.Namespace) -> Path:
+    data = Path(args.data) if args.data else default_data_dir()
+    if data is None:
+        raise GenreCoreError(f"No dataset folder: pass --data DIR or set ${DATA_ENV}.")
+    return data
+
+
+def _feature_config(args: argparse.Namespace) -> FeatureConfig:
+    return replace(DEFAULT_FEATURES, window_seconds=args.window_seconds, overlap=args.overlap)
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    index = index_dataset(_data_dir(args), check_audio=args.check)
+    print(index.report())
+    return 0
+
+
+def cmd_features(args: argparse.Namespace) -> int:
+    from genre_core.features.dataset import iter_clip_features
+
+    index = index_dataset(_data_dir(args))
+    cache = FeatureCache(args.cache, _feature_config(args))
+    for kind in (*REPRESENTATIONS, "handcrafted"):
+        started = time.perf_counter()
+        for _ in iter_clip_features(index, cache, kind, progress=not args.quiet):
+            pass
+        rate = len(index.clips) / (time.perf_counter() - started)
+        print(f"{kind:<12} {len(index.clips)} clips, {rate:.1f} clips/s (cache hits {cache.hits}, misses {cache.misses})")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from genre_core.training.pipeline import train_spec
+    from genre_core.training.specs import MODEL_SPECS
+
+    names = list(MODEL_SPECS) if args.model == ["all"] else args.model
+    unknown = [n for n in names if n not in MODEL_SPECS]
+    if unknown:
+        raise GenreCoreError(f"Unknown model(s) {unknown}; choose from {list(MODEL_SPECS)} or 'all'.")
+    index = index_dataset(_data_dir(args), check_audio=True)
+    print(index.report())
+    cache = FeatureCache(args.cache, _feature_config(args))
+    models_dir = Path(args.models_dir)
+    checkpoints = Path(args.checkpoints) if args.checkpoints else None
+    embeddings = None
+    if any(MODEL_SPECS[n].kind == "transfer" for n in names):
+        from genre_core.models.artifacts import shared_tagger
+        from genre_core.models.embeddings import TAGGER_NAME, EmbeddingCache
+
+        embeddings = EmbeddingCache(Path(args.cache) / "embeddings", shared_tagger(models_dir, TAGGER_NAME))
+    for name in names:
+        spec = MODEL_SPECS[name]
+        if args.epochs:
+            spec = replace(spec, train=replace(spec.train, epochs=args.epochs))
+        metrics = train_spec(spec, index, cache, models_dir, k=args.folds, checkpoint_dir=checkpoints,
+                             resume=args.resume, progress=not args.quiet, split=args.split,
+                             embeddings=embeddings)
+        s = metrics["vote"]["summary"]
+        print(f"{name}: accuracy {s['accuracy']['mean']:.3f} ± {s['accuracy']['std']:.3f}, balanced "
+              f"{s['balanced_accuracy']['mean']:.3f} ± {s['balanced_accuracy']['std']:.3f} ({metrics['training_seconds']} s)")
+    if not args.no_ensemble:
+        _finish_zoo(models_dir, index, cache, Path(args.cache), args.folds, not args.quiet)
+    return 0
+
+
+def _finish_zoo(models_dir: Path, index, cache: FeatureCache, cache_dir: Path, folds: int, progress: bool) -> None:
+    """What follows training the models: the SVM bar, ensemble, headline rule, states, dataset summary."""
+    from genre_core.training.ensemble import build_ensemble, compute_plain_svm_bar
+    from genre_core.training.summary import write_dataset_summary
+
+    compute_plain_svm_bar(index, cache, models_dir, k=folds)
+    build_ensemble(models_dir, index)
+    _headline_and_states(models_dir, index, cache, cache_dir)
+    write_dataset_summary(index, cache, models_dir, progress=progress)
+
+
+def cmd_finish(args: argparse.Namespace) -> int:
+    index = index_dataset(_data_dir(args))
+    _finish_zoo(Path(args.models_dir), index, FeatureCache(args.cache, _feature_config(args)), Path(args.cache),
+                args.folds, not args.quiet)
+    return 0
+
+
+def _headline_and_states(models_dir: Path, index, cache: FeatureCache, cache_dir: Path) -> None:
+    """Choose the headline rule from stored predictions, then derive the answer-state thresholds."""
+    from genre_core.models.artifacts import shared_tagger
+    from genre_core.models.embeddings import TAGGER_NAME, EmbeddingCache
+    from genre_core.training.calibration import calibrate
+    from genre_core.training.decision import build_headline
+    from genre_core.training.specs import STACK_MEMBERS
+
+    metrics = build_headline(models_dir, STACK_MEMBERS)
+    s = metrics["mean"]["summary"]
+    chosen = json.loads((models_dir / "headline" / "config.json").read_text())
+    print(f"headline: {chosen['rule']} {chosen['members']}; nested CV balanced accuracy "
+          f"{s['balanced_accuracy']['mean']:.3f} ± {s['balanced_accuracy']['std']:.3f}, accuracy "
+          f"{s['accuracy']['mean']:.3f} ± {s['accuracy']['std']:.3f}, macro-F1 {s['macro_f1']['mean']:.3f}")
+    if (models_dir / "musicnn_logreg" / "config.json").exists():
+        embeddings = EmbeddingCache(cache_dir / "embeddings", shared_tagger(models_dir, TAGGER_NAME))
+        t = calibrate(models_dir, index, embeddings, cache)
+        print(f"states: not sure below {t.unsure_below:.2f}, unlike the training music above novelty "
+              f"{t.novelty_above:.1f}, too quiet below {t.quiet_below_db:.0f} dBFS, mixed when under "
+              f"{t.mixed_share_below:.0%} of the 3 s patches agree with the answer")
+
+
+def cmd_headline(args: argparse.Namespace) -> int:
+    index = index_dataset(_data_dir(args))
+    _headline_and_states(Path(args.models_dir), index, FeatureCache(args.cache, _feature_config(args)),
+                         Path(args.cache))
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    table = metrics_table(Path(args.models_dir), args.protocol)
+    if table.empty:
+        raise GenreCoreError(f"No trained models with {args.protocol} metrics under {args.models_dir}.")
+    lead = "balanced_accuracy_mean" if args.protocol == "kfold" else "covered_balanced_accuracy_mean"
+    rows = sorted(table.to_dict("records"), key=lambda r: -(r[lead] if r[lead] == r[lead] else -1.0))
+    if args.protocol == "kfold":
+        f = lambda r, k: f"{r[k]:.3f} ± {r[k + '_std']:.3f}"  # noqa: E731
+        header = ["model", "input", "parameters", "balanced acc.", "macro-F1", "accuracy", "balanced acc. (vote)"]
+        cells = [[r["model"], r["representation"], f"{r['parameters']:,}", f(r, "balanced_accuracy_mean"),
+                  f(r, "macro_f1_mean"), f(r, "accuracy_mean"), f(r, "balanced_accuracy_vote")] for r in rows]
+    else:
+        g = lambda x: "–" if x is None or x != x else f"{x:.3f}"  # noqa: E731
+        header = ["model", "input", "test clips", "balanced acc. (covered genres)", "accuracy (covered genres)",
+                  "balanced acc. (all)", "accuracy (all)", "macro-F1 (all)"]
+        cells = [[r["model"], r["representation"], str(r["test_clips"]), g(r["covered_balanced_accuracy_mean"]),
+                  g(r["covered_accuracy_mean"]), g(r["balanced_accuracy_mean"]), g(r["accuracy_mean"]),
+                  g(r["macro_f1_mean"])] for r in rows]
+        print(f"Artist-filtered test; covered genres: {rows[0]['covered_genres']}")
+    print("Clip decision: the top genre of the clip's mean probability (the rule the app shows; "
+          f"'vote' = majority of 3 s windows). Protocol: {rows[0]['protocol']}")
+    if args.markdown:
+        print("| " + " | ".join(header) + " |")
+        print("|" + "---|" * len(header))
+        for c in cells:
+            print("| " + " | ".join(c) + " |")
+        return 0
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(header)]
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
+    for c in cells:
+        print("  ".join(v.ljust(w) for v, w in zip(c, widths)))
+    if args.data or default_data_dir():
+        from genre_core.serving.verify import verify_reference_predictions
+
+        problems = verify_reference_predictions(Path(args.models_dir), _data_dir(args))
+        for p in problems:
+            print("MISMATCH", p)
+        print("reference predictions:", "all reproduced" if not problems else f"{len(problems)} mismatches")
+        return 1 if problems else 0
+    return 0
+
+
+def cmd_grid(args: argparse.Namespace) -> int:
+    from genre_core.training.grid import grid_search
+
+    index = index_dataset(_data_dir(args))
+    table = grid_search(index, args.cache, args.representations, args.architectures, args.batch_sizes,
+                        args.folds, args.epochs, 0, Path(args.out), progress=not args.quiet,
+                        feature_cfg=_feature_config(args))
+    print(table.sort_values("balanced_accuracy_mean", ascending=False).to_string(index=False))
+    print(f"written to {args.out}")
+    return 0
+
+
+def _expand(paths: list[str]) -> list[str]:
+    """Files as given; folders replaced by the audio files under them."""
+    from genre_core.outputs.batch import audio_files
+
+    out: list[str] = []
+    for path in paths:
+        out += [str(p) for p in audio_files(path)] if Path(path).is_dir() else [path]
+    return out
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from genre_core.outputs.batch import result_row, table
+    from genre_core.outputs.report import summarize, write_report
+
+    zoo = ModelZoo.load(args.models_dir, max_patches=None if args.every_patch else DEFAULT_MAX_PATCHES,
+                        defer=args.answer_only)
+    for name, error in zoo.errors.items():
+        print(f"warning: model {name} not loaded: {error}", file=sys.stderr)
+    files = _expand(args.files)
+    if not files:
+        print("error: no audio files found in " + ", ".join(args.files), file=sys.stderr)
+        return 1
+    if args.report and len(files) > 1:
+        print("error: --report writes the report of one file; use --csv for many", file=sys.stderr)
+        return 2
+    status = 0
+    results, rows = [], []
+    bar = tqdm(files, desc="classifying", unit="file", disable=len(files) < 3 or args.json, file=sys.stderr)
+    for file in bar:
+        try:
+            result = zoo.classify(file, models=zoo.answer_models if args.answer_only else None)
+        except (GenreCoreError, FileNotFoundError) as exc:
+            status = 1
+            bar.write(f"error: {file}: {exc}", file=sys.stderr)
+            results.append({"file": file, "error": str(exc)})
+            rows.append({"file": file, "problem": str(exc)})
+            continue
+        entry = summarize(result, zoo, file)
+        results.append(entry)
+        rows.append(result_row(file, result))
+        if args.report:
+            html_path, json_path = write_report(result, zoo, Path(file).name, args.report)
+            print(f"report: {html_path} and {json_path}", file=sys.stderr)
+        if not args.json:
+            for w in result.warnings:
+                bar.write(f"warning: {w}", file=sys.stderr)
+            final = result.final
+            top = ", ".join(f"{g} {p:.0%}" for g, p in final.top(3))
+            bar.write(f"{file}: {final.vote_label}  ({top})  [{final.model}, {result.clip.duration:.1f} s]")
+            verdict = result.verdict
+            if verdict is not None and verdict.state != "confident":
+                bar.write(f"    {verdict.headline}")
+            if "tags" in entry:
+                bar.write("    tags: " + ", ".join(f"{t} {p:.0%}" for t, p in entry["tags"][:5]))
+            if args.timeline:
+                for w in entry["timeline"]:
+                    bar.write(f"    {w['start_s']:7.2f}-{w['end_s']:7.2f} s  {w['genre']:<10} {w['probability']:.0%}")
+    if args.csv:
+        table(rows).to_csv(args.csv, index=False)
+        print(f"table: {args.csv}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(results if len(results) > 1 else results[0], indent=2))
+    return status
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from genre_core.cli.bench import run_benchmarks
+
+    return run_benchmarks(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m genre_core", description="Music genre classification on GTZAN.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def data_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--data", help=f"GTZAN-layout folder (default: ${DATA_ENV})")
+        p.add_argument("--cache", default=str(default_cache_dir()), help="feature cache folder")
+        p.add_argument("--quiet", action="store_true", help="no progress bars")
+        p.add_argument("--window-seconds", type=float, default=DEFAULT_FEATURES.window_seconds,
+                       help="analysis window (the 82 %% reference used 1.5)")
+        p.add_argument("--overlap", type=float, default=DEFAULT_FEATURES.overlap, help="window overlap, 0..1")
+
+    p = sub.add_parser("index", help="list the clips of a GTZAN folder")
+    data_args(p)
+    p.add_argument("--check", action="store_true", help="decode every file and report unreadable ones")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("features", help="compute and cache the features of every clip")
+    data_args(p)
+    p.set_defaults(func=cmd_features)
+
+    p = sub.add_parser("train", help="k-fold evaluate, final-fit and store models")
+    data_args(p)
+    p.add_argument("model", nargs="+", help="model name(s) or 'all'")
+    p.add_argument("--models-dir", default=str(DEFAULT_MODELS_DIR))
+    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--split", choices=["kfold", "artist"], default="kfold",
+                   help="kfold: stratified k-fold by clip (plus the artist-filtered test as its own block when splits/ "
+                        "exists); artist: only the artist-filtered split")
+    p.add_argument("--epochs", type=int, help="override the maximum number of epochs")
+    p.add_argument("--checkpoints", default=str(default_cache_dir() / "checkpoints"), help="checkpoint folder")
+    p.add_argument("--resume", action="store_true", help="continue from the checkpoints of an interrupted run")
+    p.add_argument("--no-ensemble", action="store_true", help="do not rebuild the ensemble and dataset summary")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("finish", help="rebuild the SVM bar, ensemble, headline rule, answer states and dataset "
+                                      "summary from the stored models (what `train` does after the last model)")
+    data_args(p)
+    p.add_argument("--models-dir", default=str(DEFAULT_MODELS_DIR))
+    p.add_argument("--folds", type=int, default=5)
+    p.set_defaults(func=cmd_finish)
+
+    p = sub.add_parser("headline", help="choose the headline rule from the stored out-of-fold predictions and "
+                                        "derive the answer-state thresholds")
+    data_args(p)
+    p.add_argument("--models-dir", default=str(DEFAULT_MODELS_DIR))
+    p.set_defaults(func=cmd_headline)
+
+    p = sub.add_parser("evaluate", help="print stored metrics; with data, check stored reference predictions")
+    p.add_argument("--models-dir", default=str(DEFAULT_MODELS_DIR))
+    p.add_argument("--data")
+    p.add_argument("--markdown", action="store_true", help="print the table as Markdown (for the README)")
+    p.add_argument("--protocol", choices=["kfold", "artist"], default="kfold",
+                   help="kfold: clip-level stratified 5-fold; artist: the artist-filtered test split")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("grid", help="grid search representation x architecture x batch size")
+    data_args(p)
+    p.add_argument("--representations", nargs="+", default=["mel", "mfcc"])
+    p.add_argument("--architectures", nargs="+", default=["simple_cnn", "deep_cnn"])
+    p.add_argument("--batch-sizes", nargs="+", type=int, default=[32, 64])
+    p.add_argument("--folds", type=int, default=3)
+    p.add_argument("--epochs", type=int, default=8)
+    p.add_argument("--out", default="grid_results.csv")
+    p.set_defaults(func=cmd_grid)
+
+    p = sub.add_parser("predict", help="classify audio files (or every audio file under a folder)")
+    p.add_argument("files", nargs="+", help="audio files or folders")
+    p.add_argument("--report", metavar="FILE.html",
+                   help="write a self-contained HTML report of the (one) file and its JSON beside it")
+    p.add_argument("--csv", metavar="FILE.csv", help="write one row per file: genre, confidence, agreement, state")
+    p.add_argument("--models-dir", default=str(DEFAULT_MODELS_DIR))
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--timeline", action="store_true", help="print the window-by-window timeline")
+    p.add_argument("--answer-only", action="store_true",
+                   help="run only the models the headline answer needs (fastest; no per-model votes)")
+    p.add_argument("--every-patch", action="store_true",
+                   help=f"let the tagger hear every 3 s of a long song (default: at most {DEFAULT_MAX_PATCHES} "
+                        "patches spread over it)")
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("bench", help="print speed figures (see BENCHMARKS.md)")
+    p.add_argument("--data")
+    p.add_argument("--models-dir", default=str(DEFAULT_MODELS_DIR))
+    p.add_argument("--repeats", type=int, default=7)
+    p.add_argument("--only", nargs="*", help="subset: latency, sampling, features, training, memory")
+    p.add_argument("--no-baseline", action="store_true", help="skip the write-ups' way (slow) in latency")
+    p.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except GenreCoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; rerun with --resume to continue training from the last checkpoint", file=sys.stderr)
+        return 130

@@ -1,0 +1,140 @@
+"""Read-only access to what training stored: metrics tables, histories, dataset summary."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from genre_core.models.artifacts import BAR_FILE, CONFIG_FILE, HISTORY_FILE, METRICS_FILE, SUMMARY_DIR, list_model_folders
+
+
+def stored_models(models_dir: str | Path) -> dict[str, dict]:
+    """config and metrics of every stored model folder (the ensemble included), by folder name."""
+    out = {}
+    for folder in list_model_folders(models_dir):
+        try:
+            config = json.loads((folder / CONFIG_FILE).read_text())
+            metrics_path = folder / METRICS_FILE
+            metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
+        except (OSError, json.JSONDecodeError):
+            continue  # a broken folder is reported by the model loader, not here
+        out[folder.name] = {"config": config, "metrics": metrics, "folder": folder}
+    return out
+
+
+def metrics_table(models_dir: str | Path, protocol: str = "kfold") -> pd.DataFrame:
+    """One row per model; ``*_vote`` use the window majority vote, ``*_mean`` the mean probability.
+
+    ``protocol`` "kfold": mean and std over the folds. "artist": the single artist-filtered test
+    (std is NaN), with ``covered_*`` figures over the genres that have enough test clips.
+    """
+    rows = []
+    for name, entry in stored_models(models_dir).items():
+        m, c = entry["metrics"], entry["config"]
+        block = m if protocol == "kfold" else m.get("artist_filtered")
+        if not block or "vote" not in block:
+            continue
+        row = {"model": name, "title": c.get("title", ""), "kind": c.get("kind"),
+               "representation": c.get("representation"), "architecture": c.get("architecture"),
+               "parameters": c.get("n_parameters"), "training_s": m.get("training_seconds"),
+               "protocol": block.get("protocol")}
+        for rule in ("vote", "mean"):
+            for key in ("accuracy", "balanced_accuracy", "macro_f1"):
+                if protocol == "kfold":
+                    row[f"{key}_{rule}"] = block[rule]["summary"][key]["mean"]
+                    row[f"{key}_{rule}_std"] = block[rule]["summary"][key]["std"]
+                else:
+                    row[f"{key}_{rule}"] = block[rule][key]
+                    row[f"{key}_{rule}_std"] = float("nan")
+            if protocol == "artist":
+                covered = block[rule]["covered"]
+                row[f"covered_accuracy_{rule}"] = covered["accuracy"]
+                row[f"covered_balanced_accuracy_{rule}"] = covered["balanced_accuracy"]
+        if protocol == "artist":
+            row["test_clips"] = block["vote"]["n_clips"]
+            row["covered_genres"] = ", ".join(block["covered_genres"])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def confusion(models_dir: str | Path, name: str, rule: str = "vote", protocol: str = "kfold") -> np.ndarray:
+    """Confusion counts (n_classes, n_classes), rows are true genres: summed over the k folds, or the
+    artist-filtered test."""
+    metrics = json.loads((Path(models_dir) / name / METRICS_FILE).read_text())
+    if protocol == "artist":
+        return np.asarray(metrics["artist_filtered"][rule]["confusion_matrix"], dtype=np.int64)
+    return np.asarray(metrics[rule]["summary"]["confusion_matrix"], dtype=np.int64)
+
+
+def history(models_dir: str | Path, name: str) -> pd.DataFrame:
+    """history.csv of a model (empty frame for models without epochs, e.g. the SVM)."""
+    path = Path(models_dir) / name / HISTORY_FILE
+    if not path.exists():
+        return pd.DataFrame()
+    frame = pd.read_csv(path)
+    return frame.astype({"fold": str}) if not frame.empty else frame
+
+
+@dataclass(frozen=True)
+class DatasetSummary:
+    genres: tuple[str, ...]
+    mel: np.ndarray  # (n_genres, n_mels, n_frames) mean log-mel in dB
+    mfcc: np.ndarray  # (n_genres, n_mfcc, n_frames)
+    seconds_per_frame: float
+    clips_per_genre: dict[str, int]
+    info: dict
+
+
+def dataset_summary(models_dir: str | Path) -> DatasetSummary | None:
+    folder = Path(models_dir) / SUMMARY_DIR
+    if not (folder / "genre_averages.npz").exists():
+        return None
+    arrays = np.load(folder / "genre_averages.npz")
+    info = json.loads((folder / "summary.json").read_text())
+    return DatasetSummary(tuple(str(g) for g in arrays["genres"]), arrays["mel"].astype(np.float32),
+                          arrays["mfcc"].astype(np.float32), info["seconds_per_frame"], info["clips_per_genre"], info)
+
+
+def plain_svm_bar(models_dir: str | Path) -> dict | None:
+    """The plain-SVM reference figures measured under the same folds, if stored."""
+    path = Path(models_dir) / BAR_FILE
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def training_clip_of(models_dir: str | Path, data: bytes, sha256_hex: str | None = None) -> str | None:
+    """The GTZAN clip id when ``data`` is one of the files the models were trained on, else None.
+
+    Matches the file's sha256 (``sha256_hex`` when the caller has it already), or for 16-bit PCM WAV/AU
+    the sha256 of its samples (the manifest's hash)."""
+    import hashlib
+    import io
+
+    import soundfile as sf
+
+    path = Path(models_dir) / SUMMARY_DIR / "summary.json"
+    if not path.exists():
+        return None
+    hashes = json.loads(path.read_text()).get("training_clip_hashes", {})
+    clip = hashes.get("file_sha256", {}).get(sha256_hex or hashlib.sha256(data).hexdigest())
+    if clip or not hashes.get("pcm_sha256"):
+        return clip
+    try:
+        with sf.SoundFile(io.BytesIO(data)) as f:
+            if f.subtype != "PCM_16" or f.frames > 31 * f.samplerate:
+                return None
+            pcm = f.read(dtype="int16")
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError):
+        return None
+    return hashes["pcm_sha256"].get(hashlib.sha256(pcm.astype("<i2").tobytes()).hexdigest())
+
+
+def out_of_fold_answer(models_dir: str | Path, clip_id: str, model: str = "headline") -> dict | None:
+    """The stored out-of-fold row (true genre, answer, probabilities) of a training clip."""
+    path = Path(models_dir) / model / "oof_predictions.csv"
+    if not path.exists():
+        return None
+    frame = pd.read_csv(path).set_index("clip_id")
+    return frame.loc[clip_id].to_dict() if clip_id in frame.index else None

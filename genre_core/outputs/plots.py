@@ -1,0 +1,275 @@
+"""Plotly figures for the dashboard (no Streamlit here): readable on a projector, PNG-exportable."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from genre_core.features.spectral import mel_band_hz
+from genre_core.outputs.palette import GENRE_COLORS, PETROFF_10
+from genre_core.training.evaluation import recall_from_confusion
+
+FONT = dict(size=16)
+# Modebar settings passed to st.plotly_chart(config=...): PNG export at twice the size.
+EXPORT_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
+MAX_COLUMNS = 800  # heatmaps are averaged down to this many time columns (a chart is at most ~1400 px wide)
+# Plotly's Magma starts at #000004; Streamlit's plotly theme treats #000001-#000040 as placeholders for its
+# own colours and repaints them (pink), so the darkest stop is moved just outside that range.
+MAGMA = [[0.0, "#010106"], *[[i / 9, c] for i, c in enumerate(
+    ["#000004", "#180f3d", "#440f76", "#721f81", "#9e2f7f", "#cd4071", "#f1605d", "#fd9668", "#feca8d", "#fcfdbf"])
+    if i > 0]]
+
+
+# Readable on a 1920 px projector (plotly's default is 12 px). No colours here: Streamlit's theme gives text
+# and background colours that follow the viewer's light or dark preference.
+TICK_FONT = dict(size=15)
+
+
+def _layout(fig: go.Figure, title: str, height: int = 420) -> go.Figure:
+    fig.update_layout(title=dict(text=title, font=dict(size=20)), font=FONT, height=height,
+                      margin=dict(l=60, r=20, t=60, b=50),
+                      legend=dict(font=dict(size=15)))
+    fig.update_xaxes(tickfont=TICK_FONT, title_font=dict(size=16))
+    fig.update_yaxes(tickfont=TICK_FONT, title_font=dict(size=16))
+    return fig
+
+
+def probability_bars(labels: Sequence[str], probabilities: np.ndarray, title: str = "Genre probabilities") -> go.Figure:
+    order = np.argsort(probabilities)
+    fig = go.Figure(go.Bar(
+        x=np.asarray(probabilities)[order] * 100, y=[labels[i] for i in order], orientation="h",
+        marker_color=[GENRE_COLORS.get(labels[i], "#444") for i in order],
+        text=[f"{p * 100:.1f} %" for p in np.asarray(probabilities)[order]], textposition="outside",
+    ))
+    fig.update_xaxes(title="probability (%)", range=[0, 110])
+    return _layout(fig, title)
+
+
+def timeline(labels: Sequence[str], window_probabilities: np.ndarray, window_times: np.ndarray,
+             title: str = "Genre along the song", answer: str | None = None) -> go.Figure:
+    """Stacked areas of window probabilities (n_windows, n_classes) at window centres.
+
+    With ``answer``, the windows whose own top genre is the answer (the ones that carried it) are
+    marked above the chart. Every point is clickable (the classify page plays the song from there).
+    """
+    centres = window_times.mean(axis=1)
+    fig = go.Figure()
+    for i, label in enumerate(labels):
+        fig.add_trace(go.Scatter(
+            x=centres, y=window_probabilities[:, i] * 100, name=label, stackgroup="one", mode="lines+markers",
+            line=dict(width=0.5, color=GENRE_COLORS.get(label)), marker=dict(size=5),
+            hovertemplate=f"{label}: %{{y:.1f}} %<br>%{{x:.1f}} s<extra></extra>",
+        ))
+    if answer is not None and answer in labels:
+        carried = np.flatnonzero(np.argmax(window_probabilities, axis=1) == list(labels).index(answer))
+        fig.add_trace(go.Scatter(
+            x=centres[carried], y=np.full(len(carried), 104.0), mode="markers", name=f"windows voting {answer}",
+            marker=dict(symbol="triangle-down", size=11, color=GENRE_COLORS.get(answer), line=dict(width=1)),
+            hovertemplate=f"%{{x:.1f}} s: this window's top genre is {answer}<extra></extra>", cliponaxis=False,
+        ))
+    fig.update_xaxes(title="time (s), window centre — click to play from there")
+    fig.update_yaxes(title="probability (%)", range=[0, 108])
+    return _layout(fig, title)
+
+
+def saliency_map(drops: np.ndarray, patch_times: np.ndarray, band_labels: Sequence[str], genre: str) -> go.Figure:
+    """Occlusion evidence (n_bands, n_patches): how much turning each band down lowered p(genre) per 3 s patch."""
+    limit = float(np.abs(drops).max()) * 100 or 1.0
+    fig = go.Figure(go.Heatmap(
+        z=(drops * 100).astype(np.float32), x=patch_times.mean(axis=1), y=list(band_labels), colorscale="RdBu_r",
+        zmin=-limit, zmax=limit, zmid=0.0, colorbar=dict(title="points"),
+        hovertemplate="%{x:.0f} s, %{y}: turned down 20 dB, p changes by %{z:.0f} points<extra></extra>"))
+    fig.update_xaxes(title="time (s), centre of each 3 s moment heard")
+    fig.update_yaxes(title="frequency band")
+    return _layout(fig, f"Why {genre}: red bands carried it (turned down, the probability drops)", 400)
+
+
+def _downsample(image: np.ndarray, max_columns: int = MAX_COLUMNS) -> tuple[np.ndarray, int]:
+    factor = max(1, int(np.ceil(image.shape[1] / max_columns)))
+    if factor == 1:
+        return image, 1
+    usable = image.shape[1] // factor * factor
+    return image[:, :usable].reshape(image.shape[0], -1, factor).mean(axis=2), factor
+
+
+
+
+def mel_band_labels(n_mels: int, sample_rate: int) -> list[str]:
+    """Row names of a mel image: each band's centre frequency, e.g. '1,034 Hz'."""
+    return [f"{f:,.0f} Hz" for f in mel_band_hz(n_mels, sample_rate)]
+
+
+def round_hz_rows(n_mels: int, sample_rate: int,
+                  candidates: Sequence[int] = (500, 1000, 2000, 4000, 8000, 16000)) -> tuple[list[int], list[str]]:
+    """Rows of a mel image nearest to the round ``candidates`` frequencies in its range, and their labels
+    ('500', '2 k'); frequencies below 500 Hz crowd the axis and are left out."""
+    hz = mel_band_hz(n_mels, sample_rate)
+    wanted = [f for f in candidates if hz[0] <= f <= hz[-1]]
+    return ([int(np.argmin(np.abs(hz - f))) for f in wanted],
+            [f"{f:,}" if f < 1000 else f"{f // 1000} k" for f in wanted])
+
+
+def mel_hz_ticks(n_mels: int, sample_rate: int) -> dict:
+    """y-axis ticks of a mel image whose rows are named by :func:`mel_band_labels`, at round frequencies."""
+    labels = mel_band_labels(n_mels, sample_rate)
+    rows, texts = round_hz_rows(n_mels, sample_rate)
+    return {"type": "category", "tickvals": [labels[r] for r in rows], "ticktext": texts}
+
+
+def feature_heatmap(image: np.ndarray, seconds_per_frame: float, kind: str, title: str,
+                    zmin: float | None = None, zmax: float | None = None, colorscale=None,
+                    zmid: float | None = None, height: int = 380, sample_rate: int = 22050,
+                    max_columns: int = MAX_COLUMNS) -> go.Figure:
+    """(n_bins, n_frames) image; ``kind`` is 'mel' (dB, y axis in Hz) or 'mfcc' (coefficients 1..n: the
+    loudness coefficient 0 is left out, it would swamp the colour range). Sent as float32 arrays."""
+    if kind == "mfcc" and image.shape[0] > 1:
+        image, first = image[1:], 1
+    else:
+        first = 0
+    small, factor = _downsample(image, max_columns)
+    small = small.astype(np.float32)
+    times = np.arange(small.shape[1]) * seconds_per_frame * factor
+    if kind == "mel":  # rows named by their frequency: the hover says it, sent once per row, not per cell
+        y = mel_band_labels(small.shape[0], sample_rate)
+    else:
+        y = np.arange(first, first + small.shape[0])
+    if kind == "mfcc" and zmid is None:
+        limit = float(np.percentile(np.abs(small), 99)) or 1.0
+        zmin, zmax, zmid = -limit, limit, 0.0
+    fig = go.Figure(go.Heatmap(
+        z=small, x=times.astype(np.float32), y=y, colorscale=colorscale or (MAGMA if kind == "mel" else "RdBu_r"),
+        zmin=zmin, zmax=zmax, zmid=zmid,
+        colorbar=dict(title="dB" if kind == "mel" else "value"),
+        hovertemplate=("%{x:.2f} s, %{y}: %{z:.1f} dB<extra></extra>" if kind == "mel"
+                       else "%{x:.2f} s, coefficient %{y}: %{z:.1f}<extra></extra>"),
+    ))
+    fig.update_xaxes(title="time (s)")
+    if kind == "mel":
+        fig.update_yaxes(title="frequency (Hz)", **mel_hz_ticks(small.shape[0], sample_rate))
+    else:
+        fig.update_yaxes(title="MFCC coefficient")
+    return _layout(fig, title, height)
+
+
+def tag_bars(tags: Sequence[str], probabilities: np.ndarray, title: str = "What the pretrained tagger hears",
+             k: int = 10) -> go.Figure:
+    """The ``k`` most probable of the tagger's tags (probabilities (n_tags,), averaged over the song)."""
+    order = np.argsort(probabilities)[::-1][:k][::-1]
+    fig = go.Figure(go.Bar(
+        x=np.asarray(probabilities)[order] * 100, y=[tags[i] for i in order], orientation="h", marker_color=PETROFF_10[0],
+        text=[f"{probabilities[i] * 100:.0f} %" for i in order], textposition="outside",
+    ))
+    fig.update_xaxes(title="tag probability (%)", range=[0, 110])
+    return _layout(fig, title)
+
+
+def tag_timeline(tags: Sequence[str], patch_tags: np.ndarray, times: np.ndarray, k: int = 8,
+                 title: str = "Tags along the song") -> go.Figure:
+    """Heatmap of the ``k`` tags most probable over the song, per 3 s patch (patch_tags (n_patches, n_tags))."""
+    top = np.argsort(patch_tags.mean(axis=0))[::-1][:k]
+    fig = go.Figure(go.Heatmap(
+        z=patch_tags[:, top].T * 100, x=times.mean(axis=1), y=[tags[i] for i in top], colorscale="Blues",
+        zmin=0, zmax=100, colorbar=dict(title="%"),
+        hovertemplate="%{y} at %{x:.0f} s: %{z:.0f} %<extra></extra>"))
+    fig.update_yaxes(autorange="reversed")
+    fig.update_xaxes(title="time (s), patch centre")
+    return _layout(fig, title, 80 + 34 * k)
+
+
+def genre_grid(images: np.ndarray, genres: Sequence[str], seconds_per_frame: float, kind: str,
+               sample_rate: int = 22050, columns: int = 160) -> go.Figure:
+    """All genres' average images (n_genres, n_bins, n_frames) on one shared colour scale, 5 per row.
+
+    Drawn as ONE heatmap (the images tiled with blank gaps) with the genre names written above each
+    tile: ten subplots took the browser several seconds to draw on 2 cores.
+    """
+    if kind == "mfcc":
+        images = images[:, 1:]  # coefficient 0 (loudness) would swamp the shared colour range
+    per_row = 5
+    rows = int(np.ceil(len(genres) / per_row))
+    smalls = [_downsample(image, columns) for image in images]
+    factor = smalls[0][1]
+    bins, width = smalls[0][0].shape
+    gap_x, gap_y = max(2, width // 16), max(2, bins // 6)
+    tiled = np.full((rows * bins + (rows - 1) * gap_y, per_row * width + (per_row - 1) * gap_x), np.nan, np.float32)
+    annotations = []
+    for i, (small, _) in enumerate(smalls):
+        row, col = divmod(i, per_row)
+        top = (rows - 1 - row) * (bins + gap_y)  # first genres on the top row
+        left = col * (width + gap_x)
+        tiled[top:top + bins, left:left + width] = small
+        annotations.append(dict(x=left + width / 2, y=top + bins, text=f"<b>{genres[i]}</b>", showarrow=False,
+                                yanchor="bottom", font=dict(size=15)))
+    zmin, zmax = float(np.nanpercentile(tiled, 1)), float(np.nanpercentile(tiled, 99))
+    fig = go.Figure(go.Heatmap(z=tiled, colorscale=MAGMA if kind == "mel" else "RdBu_r", zmin=zmin, zmax=zmax,
+                               hoverinfo="skip", colorbar=dict(title="dB" if kind == "mel" else "value")))
+    seconds = width * factor * seconds_per_frame
+    marks = [t for t in (0, 10, 20) if t < seconds]
+    fig.update_xaxes(tickvals=[c * (width + gap_x) + t / (factor * seconds_per_frame)
+                               for c in range(per_row) for t in marks],
+                     ticktext=[str(t) for _ in range(per_row) for t in marks], title="time (s)", showgrid=False,
+                     zeroline=False)
+    if kind == "mel":
+        rows_at, texts = round_hz_rows(bins, sample_rate, (500, 2000, 8000))
+        fig.update_yaxes(tickvals=[r * (bins + gap_y) + b for r in range(rows) for b in rows_at],
+                         ticktext=texts * rows, title="frequency (Hz)")
+    else:
+        fig.update_yaxes(showticklabels=False, title="MFCC coefficients 1–19, upwards")
+    fig.update_yaxes(showgrid=False, zeroline=False)
+    fig.update_layout(annotations=annotations)
+    return _layout(fig, f"Average {'mel spectrogram' if kind == 'mel' else 'MFCC'} per genre", 240 * rows + 120)
+
+
+def confusion_heatmap(cm: np.ndarray, labels: Sequence[str], title: str, normalize: bool) -> go.Figure:
+    """Rows: true genre; columns: predicted. Row-normalised to % when ``normalize``."""
+    cm = np.asarray(cm, dtype=np.float64)
+    values = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1) * 100 if normalize else cm
+    # empty cells for zero counts keep the matrix readable on a slide
+    text = [["" if c == 0 else (f"{v:.0f}%" if normalize else f"{int(v)}") for v, c in zip(row, counts)]
+            for row, counts in zip(values, cm)]
+    unit = "%" if normalize else " clips"
+    fig = go.Figure(go.Heatmap(z=values, x=list(labels), y=list(labels), colorscale="Blues", text=text,
+                               texttemplate="%{text}", colorbar=dict(title="%" if normalize else "clips"),
+                               hovertemplate=f"true %{{y}}, predicted %{{x}}: %{{z:.0f}}{unit}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed", title="true genre")
+    fig.update_xaxes(title="predicted genre", tickangle=-45)
+    return _layout(fig, title, 520)
+
+
+def recall_bars(confusions: dict[str, np.ndarray], labels: Sequence[str]) -> go.Figure:
+    """Per-genre recall of each model; the x labels give the number of clips each recall rests on."""
+    fig = go.Figure()
+    support = np.asarray(next(iter(confusions.values()))).sum(axis=1)
+    ticks = [f"{g}<br>n={int(n)}" for g, n in zip(labels, support)]
+    for name, cm in confusions.items():
+        fig.add_trace(go.Bar(name=name, x=ticks, y=recall_from_confusion(cm) * 100))
+    fig.update_yaxes(title="recall (%)", range=[0, 105])
+    fig.update_layout(barmode="group")
+    return _layout(fig, "Per-genre recall (clips never seen in training)")
+
+
+def learning_curves(histories: dict[str, pd.DataFrame], metric: str) -> go.Figure:
+    """Train and validation ``metric`` ('loss' or 'acc') per epoch, averaged over the CV folds."""
+    fig = go.Figure()
+    palette = PETROFF_10
+    for i, (name, frame) in enumerate(histories.items()):
+        folds = frame[frame["fold"] != "final"]
+        if folds.empty:
+            continue
+        mean = folds.groupby("epoch")[[f"train_{metric}", f"val_{metric}"]].mean()
+        color = palette[i % len(palette)]
+        fig.add_trace(go.Scatter(x=mean.index, y=mean[f"train_{metric}"], name=f"{name} train",
+                                 line=dict(color=color, dash="dot")))
+        fig.add_trace(go.Scatter(x=mean.index, y=mean[f"val_{metric}"], name=f"{name} validation", line=dict(color=color)))
+    fig.update_xaxes(title="epoch")
+    fig.update_yaxes(title="loss (weighted cross-entropy)" if metric == "loss" else "window accuracy")
+    return _layout(fig, ("Loss" if metric == "loss" else "Accuracy") + " per epoch (mean over folds)", 450)
+
+
+def clip_counts(counts: dict[str, int]) -> go.Figure:
+    fig = go.Figure(go.Bar(x=list(counts), y=list(counts.values()), text=list(counts.values()), textposition="outside",
+                           marker_color=[GENRE_COLORS.get(g) for g in counts]))
+    fig.update_yaxes(title="clips")
+    return _layout(fig, "Clips per genre used for training", 360)
