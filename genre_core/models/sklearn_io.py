@@ -1,4 +1,4 @@
-"""SVM on handcrafted clip features: a scikit-learn pipeline stored with skops (no pickle).
+"""Fitted scikit-learn models (the SVM, the transfer head, the stacker) stored with skops (no pickle).
 
 scikit-learn and skops are imported inside the functions that need them: together they take ~4 s to
 import, and the answer path (a transfer model with its head in ``head.py``) needs neither."""

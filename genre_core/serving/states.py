@@ -1,9 +1,9 @@
 """How sure the answer is: confident, not sure, not music, or mixed genres, with data-derived thresholds.
 
-``calibrate`` measures, on the GTZAN copy and out of fold, where the headline stops being reliable and
-what the pretrained tagger's embedding of real music looks like, and stores the thresholds in
-``models/headline/states.json`` (with the training clips' embeddings in ``reference_embeddings.npz``).
-``assess`` applies them to one classification. Nothing here is a hand-picked constant except the
+``training.calibration`` measures, on the GTZAN copy and out of fold, where the headline stops being
+reliable and what the pretrained tagger's embedding of real music looks like, and stores the thresholds in
+``models/headline/states.json`` (read back by ``models.states``). ``assess`` applies them to one
+classification. Nothing here is a hand-picked constant except the
 display smoothing of the timeline.
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Classifying audio with every stored model and their ensemble."""
+"""Classifying audio with every stored model, their ensemble and the headline rule, one song at a time."""
 from __future__ import annotations
 
 import json

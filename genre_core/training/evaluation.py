@@ -1,4 +1,5 @@
-"""Clip-level decisions from window predictions, and the metrics we report."""
+"""The metrics we report: per fold and summarised for k-fold, and the artist-filtered test with its
+covered genres, all from stored out-of-fold predictions."""
 from __future__ import annotations
 
 import numpy as np

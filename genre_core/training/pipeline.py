@@ -1,4 +1,5 @@
-"""Cross-validation, final fit and writing of every model in the zoo, and the grid search."""
+"""Training one model of the zoo: k-fold cross-validation, the artist-filtered test, the final fit on every
+clip, and its model folder (written to a staging folder first, so nothing stored is lost on failure)."""
 from __future__ import annotations
 
 import datetime as dt
