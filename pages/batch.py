@@ -6,6 +6,7 @@ import streamlit as st
 from app_support import load_zoo
 from genre_core.audio.decode import SUPPORTED_EXTENSIONS
 from genre_core.outputs.batch import classify_many
+from genre_core.outputs.text import csv_text, markdown_name, markdown_text
 
 st.title("Many files at once")
 st.caption("Upload several songs; each gets the genre, how confident the answer is and how many models agree. "
@@ -26,7 +27,7 @@ if st.session_state.get("batch_key") != key:
     bar = st.progress(0.0, text="Starting…")
 
     def progress(i: int, name: str) -> None:
-        bar.progress(i / len(files), text=f"{i + 1} of {len(files)}: {name}")
+        bar.progress(i / len(files), text=f"{i + 1} of {len(files)}: {markdown_name(name)}")
 
     table = classify_many(zoo, ((f.name, f.getvalue()) for f in files), progress)
     bar.progress(1.0, text=f"Done: {len(files)} files.")
@@ -46,6 +47,6 @@ if len(done):
     counts = done["genre"].value_counts()
     st.caption("In words: " + ", ".join(f"{n} {g}" for g, n in counts.items()) + ".")
 for row in failed.itertuples():
-    st.warning(f"**{row.file}**: {row.problem}")
-st.download_button("Download the table (CSV)", table.to_csv(index=False), file_name="genres.csv", mime="text/csv",
+    st.warning(f"{markdown_name(row.file)}: {markdown_text(row.problem)}")
+st.download_button("Download the table (CSV)", csv_text(table), file_name="genres.csv", mime="text/csv",
                    on_click="ignore")

@@ -10,6 +10,7 @@ from app_support import classify_upload, describe_probabilities, load_zoo, show_
 from genre_core.audio.decode import SUPPORTED_EXTENSIONS
 from genre_core.features.config import DEFAULT_FEATURES
 from genre_core.outputs.plots import feature_heatmap, probability_bars, tag_bars, timeline
+from genre_core.outputs.text import markdown_name
 
 st.title("Two songs side by side")
 st.caption("Upload two songs to see how the models hear each: the genre, its probabilities, the tags, the genre "
@@ -33,7 +34,7 @@ for side, column in zip(("A", "B"), columns):
         data = upload.getvalue()
         digest = hashlib.sha256(data).hexdigest()
         if results.get(side, (None,))[0] != digest:
-            with st.spinner(f"Analysing {upload.name}…"):
+            with st.spinner(f"Analysing {markdown_name(upload.name)}…"):
                 result, problem = classify_upload(zoo, data, zoo.answer_models)
             if problem:
                 results.pop(side, None)
@@ -44,7 +45,7 @@ for side, column in zip(("A", "B"), columns):
         final = result.final
         genre = final.vote_label
         st.audio(data)
-        st.metric(f"{upload.name}", genre.capitalize(),
+        st.metric(markdown_name(upload.name), genre.capitalize(),
                   f"{final.probabilities[final.labels.index(genre)]:.0%} probability", delta_color="off")
         if result.verdict is not None and result.verdict.state != "confident":
             st.warning(result.verdict.headline)

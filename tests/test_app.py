@@ -287,5 +287,34 @@ def test_many_files_at_once_lists_bad_files_and_offers_a_csv(audio_dir):
     assert not at.exception and not at.error
     table = at.dataframe[0].value
     assert list(table["file"]) == ["chirp.wav", "stereo48k.wav"] and table["confidence"].between(0, 1).all()
-    assert any("text.wav" in w.value for w in at.warning)
+    assert any(w.value.startswith("` text.wav `") for w in at.warning)  # the name, as text
     assert at.get("download_button")[0].proto.label == "Download the table (CSV)"
+
+
+HOSTILE_IMAGE = "![t](http://example.invalid/p.png)bad.wav"
+HOSTILE_LINK = "[home](http://example.invalid)=song.wav"
+
+
+def test_hostile_file_names_stay_text_on_many_files(audio_dir):
+    from genre_core.outputs.text import markdown_name
+
+    at = _app().run()
+    at.switch_page("pages/batch.py").run()
+    files = [(HOSTILE_LINK, (audio_dir / "chirp.wav").read_bytes(), "audio/wav"),
+             (HOSTILE_IMAGE, (audio_dir / "text.wav").read_bytes(), "audio/wav")]
+    at.file_uploader[0].set_value(files).run()
+    assert not at.exception
+    warning = next(w.value for w in at.warning if "bad" in w.value)
+    assert warning.startswith(markdown_name(HOSTILE_IMAGE)) and warning.count("![t](") == 1  # only in the code span
+    assert list(at.dataframe[0].value["file"]) == [HOSTILE_LINK]  # the table cell is text already
+
+
+def test_hostile_file_names_stay_text_on_two_songs(audio_dir):
+    from genre_core.outputs.text import markdown_name
+
+    at = _app().run()
+    at.switch_page("pages/two_songs.py").run()
+    for i, name in enumerate((HOSTILE_IMAGE, HOSTILE_LINK)):
+        at.file_uploader[i].set_value((name, (audio_dir / "chirp.wav").read_bytes(), "audio/wav")).run()
+    assert not at.exception
+    assert [m.label for m in at.metric][:2] == [markdown_name(HOSTILE_IMAGE), markdown_name(HOSTILE_LINK)]

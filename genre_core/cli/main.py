@@ -195,6 +195,7 @@ def _expand(paths: list[str]) -> list[str]:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from genre_core.outputs.batch import result_row, table
+    from genre_core.outputs.text import csv_text
     from genre_core.outputs.report import summarize, write_report
 
     zoo = ModelZoo.load(args.models_dir, max_patches=None if args.every_patch else DEFAULT_MAX_PATCHES,
@@ -241,7 +242,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 for w in entry["timeline"]:
                     bar.write(f"    {w['start_s']:7.2f}-{w['end_s']:7.2f} s  {w['genre']:<10} {w['probability']:.0%}")
     if args.csv:
-        table(rows).to_csv(args.csv, index=False)
+        Path(args.csv).write_text(csv_text(table(rows)), encoding="utf-8")
         print(f"table: {args.csv}", file=sys.stderr)
     if args.json:
         print(json.dumps(results if len(results) > 1 else results[0], indent=2))

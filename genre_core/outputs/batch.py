@@ -10,7 +10,7 @@ from genre_core.audio.decode import SUPPORTED_EXTENSIONS, AudioSource
 from genre_core.audio.errors import GenreCoreError
 from genre_core.serving.zoo import Classification, ModelZoo
 
-COLUMNS = ["file", "genre", "confidence", "agreement", "state", "duration_s", "problem"]
+COLUMNS = ["file", "genre", "confidence", "agreement", "state", "duration_s", "warnings", "problem"]
 
 
 def audio_files(folder: str | Path) -> list[Path]:
@@ -20,14 +20,14 @@ def audio_files(folder: str | Path) -> list[Path]:
 
 def result_row(name: str, result: Classification) -> dict:
     """One table row: ``confidence`` is the headline probability of the genre, ``agreement`` the share
-    of the models that ran whose top genre it is."""
+    of the models that ran whose top genre it is; ``warnings`` what decoding noticed (cut short, damaged, low rate)."""
     final = result.final
     genre = final.vote_label
     return {"file": name, "genre": genre,
             "confidence": round(float(final.probabilities[final.labels.index(genre)]), 4),
             "agreement": round(result.agreeing / len(result.predictions), 4),
             "state": result.verdict.state if result.verdict is not None else None,
-            "duration_s": round(result.clip.duration, 2), "problem": None}
+            "duration_s": round(result.clip.duration, 2), "warnings": " ".join(result.warnings) or None, "problem": None}
 
 
 def table(rows: list[dict]) -> pd.DataFrame:

@@ -219,3 +219,37 @@ def test_a_deep_link_to_a_fresh_server_gets_the_apps_navigation(page):
         assert "streamlit app" not in menu and "two songs" not in menu
         page.get_by_role("link", name="Compare models").click()
         page.get_by_role("heading", name="Compare models").first.wait_for(timeout=120_000)
+
+
+def test_hostile_file_names_stay_text_and_nothing_leaves_localhost(server, page, gtzan_dir):
+    """File names written as Markdown image/link/HTML reach the page as text: no request to another host,
+    no link or image pointing out, on Many files and on Two songs."""
+    from urllib.parse import urlparse
+
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    clip = (gtzan_dir / "jazz" / "jazz.00001.ogg").read_bytes()
+    names = ["![t](http://example.invalid/p.png)bad.ogg", "[home](http://example.invalid)=a.ogg",
+             "<img src=http://example.invalid/x.png>.ogg"]
+    # payloads, not files on disk: a browser upload can carry a name with "/" that no file system allows
+    files = [{"name": name, "mimeType": "audio/ogg", "buffer": clip if i else b"not audio at all" * 100}
+             for i, name in enumerate(names)]
+    page.goto(f"{server}/batch")
+    page.get_by_role("heading", name="Many files at once").wait_for(timeout=120_000)
+    page.locator('input[type="file"]').first.set_input_files(files)
+    page.get_by_text("2 classified").wait_for(timeout=180_000)
+    _wait_idle(page)
+    page.screenshot(path=str(SHOTS / "batch-hostile-names.png"), full_page=True)
+    page.goto(f"{server}/two_songs")
+    page.get_by_role("heading", name="Two songs side by side").wait_for(timeout=120_000)
+    for i, payload in enumerate(files[1:]):
+        page.locator('input[type="file"]').nth(i).set_input_files(payload)
+        page.locator('[data-testid="stMetric"]').nth(i).wait_for(timeout=180_000)
+    _wait_idle(page)
+    page.screenshot(path=str(SHOTS / "two-songs-hostile-names.png"), full_page=True)
+    assert page.get_by_text("[home](http://example.invalid)=a.ogg").count() >= 1  # shown as the characters typed
+    outside = [u for u in requests if urlparse(u).hostname not in ("127.0.0.1", "localhost", None)
+               and not u.startswith(("data:", "blob:"))]
+    assert not outside, outside
+    leaked = page.locator('a[href*="example.invalid"], img[src*="example.invalid"]')
+    assert leaked.count() == 0, [leaked.nth(i).evaluate("e => e.parentElement.outerHTML") for i in range(leaked.count())]
