@@ -7,7 +7,8 @@ import json
 import streamlit as st
 
 from app_support import MODELS_DIR
-from genre_core.outputs.catalog import dataset_summary, metrics_table
+from genre_core.features.dataset import balance_in_words
+from genre_core.outputs.catalog import artist_coverage, dataset_summary, metrics_table
 
 st.title("About this app")
 st.markdown("**Classify a song** gives the genre of a song you upload or record, why, and a report to take away; "
@@ -29,14 +30,11 @@ if summary is None:
 else:
     counts = summary.clips_per_genre
     total = sum(counts.values())
-    big = [g for g, n in counts.items() if n >= 50]
-    small = [g for g, n in counts.items() if 0 < n < 50]
+    smallest = min(n for n in counts.values() if n) if total else 0
     st.markdown(
         f"The models learned from **{total} clips** of GTZAN (Tzanetakis & Cook, 2002): 30 s excerpts at 22 050 Hz. "
-        f"This copy is unbalanced: {', '.join(f'{g} {counts[g]}' for g in big)} clips, and only about "
-        f"{min(counts[g] for g in small) if small else 0}–{max(counts[g] for g in small) if small else 0} clips each of "
-        f"{', '.join(small)}. Every figure for those genres rests on about ten songs. GTZAN also repeats some clips "
-        "and artists, which flatters scores measured by splitting clips at random.")
+        f"{balance_in_words(counts)} The figures of the smallest genres rest on as few as {smallest} songs. GTZAN "
+        "also repeats some clips and artists, which flatters scores measured by splitting clips at random.")
 
 st.header("How the models are scored")
 st.markdown(
@@ -46,9 +44,8 @@ st.markdown(
     "trained once on its train part and scored once on its test part, where no training artist appears.")
 if not artist.empty:
     block = artist.iloc[0]
-    st.markdown(f"On this copy the artist-filtered test has **{int(block['test_clips'])} clips**; only "
-                f"**{block['covered_genres']}** have enough of them to be judged, so it cannot speak for the other "
-                "genres.")
+    st.markdown(f"On this copy the artist-filtered test has **{int(block['test_clips'])} clips**. "
+                f"{artist_coverage(MODELS_DIR)} It cannot speak for the genres it cannot judge.")
 st.markdown("Balanced accuracy (the mean of the per-genre recalls) leads, so the 100-clip genres cannot hide "
             "the small ones.")
 
@@ -65,8 +62,8 @@ if not kfold.empty:
 st.markdown(
     "The ear of the app is **musicnn**, a network trained by its authors on about 200,000 songs of the Million "
     "Song Dataset to tag music (rock, female vocalists, 80s, …). Its view of every 3 s of a song feeds a small "
-    "classifier trained on GTZAN. The networks trained from scratch on these few hundred clips are kept for "
-    "comparison: they know GTZAN, not music in general.")
+    "classifier trained on GTZAN. The networks trained from scratch on these {total} clips are kept for "
+    "comparison: they know GTZAN, not music in general.".format(total=sum(summary.clips_per_genre.values()) if summary else "GTZAN"))
 if headline is not None:
     st.markdown(f"The answer you see comes from **{', '.join(headline['members'])}** "
                 f"({'a stacked combination' if headline['rule'] == 'stack' else 'one model'}), the rule that scored "
@@ -77,10 +74,14 @@ st.header("Honest limits")
 limits = [
     "Ten genres only, from 30 s excerpts of mostly late-1990s Western recordings: anything else is mapped to the "
     "nearest of the ten.",
-    "Six genres rest on about ten training clips each; their figures vary a lot between folds.",
     "The same song encoded differently (WAV or MP3) can get slightly different probabilities: MP3's encoder delay "
     "shifts the 3 s patches.",
 ]
+if summary is not None:
+    small = {g: n for g, n in summary.clips_per_genre.items() if 0 < n < max(summary.clips_per_genre.values()) / 2}
+    if small:
+        limits.append(f"{', '.join(small)} rest on {min(small.values())}–{max(small.values())} training clips each; "
+                      "their figures vary a lot between folds.")
 if states is not None:
     t = states
     limits.append(

@@ -5,18 +5,18 @@ import streamlit as st
 
 from app_support import MODELS_DIR, show_chart
 from genre_core.features.config import GENRES
-from genre_core.outputs.catalog import confusion, history, metrics_table, plain_svm_bar
+from genre_core.outputs.catalog import artist_coverage, confusion, history, metrics_table, plain_svm_bar
 from genre_core.outputs.plots import confusion_heatmap, learning_curves, recall_bars
 
 st.title("Compare models")
+coverage = artist_coverage(MODELS_DIR) or "No artist-filtered test is stored."
 protocol = st.radio(
     "Evaluation protocol", ["kfold", "artist"], horizontal=True,
     format_func=lambda p: "5-fold cross-validation (every clip tested once)" if p == "kfold"
     else "Artist-filtered test (no artist on both sides)",
     help="5-fold: every clip is tested by a model trained on the other 80 %; songs by the same artist can sit on "
          "both sides, which flatters every model. Artist-filtered: the published split of Kereliuk, Sturm & Larsen, "
-         "trained once on its train part and scored once on its test part; on this copy only classical, jazz, pop "
-         "and rock have enough test clips to be judged.")
+         "trained once on its train part and scored once on its test part. On the stored copy: " + coverage)
 table = metrics_table(MODELS_DIR, protocol)
 if table.empty:
     st.error("No trained models with metrics for this protocol are stored. Run `python -m genre_core train all`.")
@@ -49,9 +49,8 @@ st.dataframe(view[shown], hide_index=True, width="stretch", column_config={
     **{c: st.column_config.NumberColumn(format="%.3f", width="small") for c in shown[2:]},
 })
 if protocol == "artist":
-    st.caption(f"{int(table['test_clips'].iloc[0])} test clips. Covered genres (at least 5 test clips): "
-               f"{table['covered_genres'].iloc[0]}. The other genres have one test clip or none here, so this "
-               "protocol cannot speak for them; the all-genre columns include those single clips.")
+    st.caption(f"{int(table['test_clips'].iloc[0])} test clips. {coverage} Where a genre has too few, this protocol "
+               "cannot speak for them; the 'covered genres' columns leave them out, the all-genre columns include them.")
 bar = plain_svm_bar(MODELS_DIR)
 svm = table[table["model"] == "svm_handcrafted"]
 if protocol == "kfold" and bar is not None and not svm.empty:

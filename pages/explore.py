@@ -5,6 +5,7 @@ import numpy as np
 import streamlit as st
 
 from app_support import MODELS_DIR, show_chart
+from genre_core.features.dataset import balance_in_words
 from genre_core.outputs.catalog import dataset_summary
 from genre_core.outputs.plots import clip_counts, feature_heatmap, genre_grid
 
@@ -59,7 +60,6 @@ data = summary.info.get("data", {})
 st.markdown(
     f"- **{data.get('n_clips', sum(summary.clips_per_genre.values()))} clips** of GTZAN "
     "(Tzanetakis & Cook, 2002), 30 s excerpts at 22 050 Hz, folder `" + str(data.get("root_name", "?")) + "`.\n"
-    "- This copy is unbalanced: classical and pop have 100 clips each, the other genres about 10; "
-    "with the full 1000-clip dataset every genre has 100.\n"
-    "- Known GTZAN faults: repeated clips (e.g. pop.00054 = pop.00060) and clips by the same artist in one genre."
+    f"- {balance_in_words(summary.clips_per_genre)} (The full GTZAN has 100 clips of every genre.)\n"
+    "- GTZAN's known faults (Sturm 2013): some clips are repeated, and many artists have several clips in one genre."
 )

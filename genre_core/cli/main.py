@@ -195,8 +195,8 @@ def _expand(paths: list[str]) -> list[str]:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from genre_core.outputs.batch import result_row, table
-    from genre_core.outputs.text import csv_text
     from genre_core.outputs.report import summarize, write_report
+    from genre_core.outputs.text import csv_text
 
     zoo = ModelZoo.load(args.models_dir, max_patches=None if args.every_patch else DEFAULT_MAX_PATCHES,
                         defer=args.answer_only)

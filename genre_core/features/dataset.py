@@ -57,6 +57,38 @@ class DatasetIndex:
         return "\n".join(lines)
 
 
+def _join(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def counts_in_words(counts: dict[str, int]) -> str:
+    """Clip counts per genre as a phrase, largest first, genres with the same count together:
+    'blues, classical, country, pop and rock 100 clips each; jazz 99; disco 24; hiphop 23; metal and reggae 20 each'."""
+    groups: dict[int, list[str]] = {}
+    for genre, n in counts.items():
+        if n:
+            groups.setdefault(n, []).append(genre)
+    parts = []
+    for i, (n, genres) in enumerate(sorted(groups.items(), key=lambda kv: -kv[0])):
+        unit = (" clips each" if len(genres) > 1 else " clips") if i == 0 else (" each" if len(genres) > 1 else "")
+        parts.append(f"{_join(genres)} {n}{unit}")
+    return "; ".join(parts) if parts else "no clips"
+
+
+def balance_in_words(counts: dict[str, int]) -> str:
+    """One sentence on how balanced the clips are, from the counts alone."""
+    present = {g: n for g, n in counts.items() if n}
+    if not present:
+        return "There are no clips."
+    missing = [g for g, n in counts.items() if not n]
+    low, high = min(present.values()), max(present.values())
+    sentence = (f"Every genre has {high} clips." if low == high
+                else f"The clips are unbalanced ({high / low:.0f}:1): {counts_in_words(present)}.")
+    if missing:
+        sentence += f" No clips of {_join(missing)}."
+    return sentence
+
+
 def default_data_dir() -> Path | None:
     """The GTZAN folder named by $GTZAN_DIR, if set and present."""
     value = os.environ.get(DATA_ENV)

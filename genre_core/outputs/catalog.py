@@ -138,3 +138,19 @@ def out_of_fold_answer(models_dir: str | Path, clip_id: str, model: str = "headl
         return None
     frame = pd.read_csv(path).set_index("clip_id")
     return frame.loc[clip_id].to_dict() if clip_id in frame.index else None
+
+
+def artist_coverage(models_dir: str | Path, model: str = "headline") -> str | None:
+    """Which genres the stored artist-filtered test can judge, in words (from ``model``'s metrics, else any
+    model's: every model is scored on the same test clips)."""
+    from genre_core.training.evaluation import coverage_in_words
+
+    folders = [Path(models_dir) / model, *list_model_folders(models_dir)]
+    for folder in folders:
+        path = folder / METRICS_FILE
+        if path.exists():
+            block = json.loads(path.read_text()).get("artist_filtered")
+            if block:
+                return coverage_in_words(block)
+    return None
+

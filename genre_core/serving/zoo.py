@@ -12,7 +12,7 @@ import numpy as np
 from genre_core.audio.decode import AudioClip, AudioSource, load_audio
 from genre_core.audio.errors import GenreCoreError, ModelLoadError
 from genre_core.features.config import DEFAULT_FEATURES, FeatureConfig
-from genre_core.models.artifacts import PACKAGE_MODELS_DIR, CONFIG_FILE, StoredModel, list_model_folders, load_model
+from genre_core.models.artifacts import CONFIG_FILE, PACKAGE_MODELS_DIR, StoredModel, list_model_folders, load_model
 from genre_core.models.embeddings import TaggerOutput
 from genre_core.models.headline import HEADLINE_NAME, Headline, load_headline
 from genre_core.models.musicnn import Tagger

@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 
 from genre_core.features.config import GENRES
+from genre_core.features.dataset import balance_in_words
 from genre_core.models import artifacts as art
 from genre_core.models.artifacts import BAR_FILE
-from genre_core.training.evaluation import recall_from_confusion
+from genre_core.training.evaluation import coverage_in_words, recall_from_confusion
 
 
 def _fmt(summary: dict, key: str) -> str:
@@ -18,6 +19,7 @@ def _fmt(summary: dict, key: str) -> str:
 
 def write_model_card(folder: Path, config: dict, metrics: dict, models_dir: Path) -> None:
     """A short human-readable card, with the SVM bar beside this model's numbers."""
+    smallest = min((n for n in config["data"]["clips_per_genre"].values() if n), default=0)
     lines = [f"# {config['name']}", "", config.get("title", ""), "",
              f"- Kind: {config['kind']}; architecture: {config.get('architecture')}; "
              f"input: {config.get('representation')}; parameters: {config.get('n_parameters')}",
@@ -55,7 +57,7 @@ def write_model_card(folder: Path, config: dict, metrics: dict, models_dir: Path
                   f"- The {len(a['covered_genres'])} genres with at least {a['min_test_clips_per_genre']} test clips "
                   f"({', '.join(a['covered_genres'])}): accuracy {fmt(v['covered']['accuracy'])}, "
                   f"balanced accuracy {fmt(v['covered']['balanced_accuracy'])}",
-                  f"- Cannot speak for: {', '.join(a['uncovered_genres']) or 'none'} (too few test clips here)."]
+                  f"- {coverage_in_words(a)}"]
     if "train_config" in config:
         t = config["train_config"]
         lines += ["", "## Training", "",
@@ -78,9 +80,9 @@ def write_model_card(folder: Path, config: dict, metrics: dict, models_dir: Path
     lines += ["", "'vote' is the majority vote over 3 s windows (50 % overlap); 'mean' averages window probabilities "
               "(clip classifiers: both are their own clip-level decision).",
               "", "## Limits", "",
-              f"- Trained on {config['data']['n_clips']} GTZAN clips: " + ", ".join(
-                  f"{g} {n}" for g, n in config["data"]["clips_per_genre"].items()) + ". Where a genre has about",
-              "  ten clips, its recall rests on those few and varies a lot between folds.",
+              f"- Trained on {config['data']['n_clips']} GTZAN clips. {balance_in_words(config['data']['clips_per_genre'])}",
+              f"  A genre's recall rests on its clips alone: for the smallest, {smallest} songs, and it varies a lot "
+              "between folds.",
               "- GTZAN has repeated clips and artist overlap between k-fold folds, which flatters the k-fold numbers;",
               "  the artist-filtered test above is the harder, more honest figure for the genres it covers.",
               "- 30 s excerpts of Western popular music from around 2000; other music is outside what it has seen.", ""]

@@ -70,6 +70,19 @@ ARTIST_PROTOCOL = ("artist-filtered split of Kereliuk, Sturm & Larsen, restricte
 ARTIST_MIN_TEST_CLIPS = 5
 
 
+def coverage_in_words(block: dict) -> str:
+    """Which genres an artist-filtered block can judge, with their test clips, from the stored block."""
+    counts = block["test_clips_per_genre"]
+    covered = [f"{g} ({counts[g]})" for g in block["covered_genres"]]
+    thin = [f"{g} ({counts[g]})" for g in block["uncovered_genres"] if counts.get(g)]
+    absent = [g for g in block["uncovered_genres"] if not counts.get(g)]
+    words = (f"{len(covered)} genres have at least {block['min_test_clips_per_genre']} test clips and can be judged: "
+             f"{', '.join(covered) or 'none'}.")
+    if thin or absent:
+        words += " Too few to judge: " + ", ".join(thin + [f"{g} (none)" for g in absent]) + "."
+    return words
+
+
 def artist_metrics(frame: pd.DataFrame) -> dict:
     """Metrics of predictions on the artist-filtered test part, honest about thin genres.
 
