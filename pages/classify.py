@@ -20,18 +20,20 @@ from app_support import (
     show_chart,
     timing,
 )
-from genre_core.audio.decode import SUPPORTED_EXTENSIONS
+from genre_core.audio.decode import FORMATS_IN_WORDS, MAX_SECONDS, SUPPORTED_EXTENSIONS
+from genre_core.features.config import GENRES
 from genre_core.outputs.catalog import metrics_table, out_of_fold_answer, training_clip_of
 from genre_core.outputs.plots import feature_heatmap, probability_bars, saliency_map, tag_bars, tag_timeline, timeline
 from genre_core.outputs.report import report_html, report_images, summarize
+from genre_core.outputs.text import answer_source, genre_name
 from genre_core.serving.explain import explain
 from genre_core.serving.states import describe_sections
 
 log = logging.getLogger(__name__)
 
 st.title("Which genre is this song?")
-st.caption("Upload a song or record a few seconds of it. Ten GTZAN genres: blues, classical, country, disco, "
-           "hip-hop, jazz, metal, pop, reggae, rock.")
+st.caption("Upload a song or record a few seconds of it. Ten genres: "
+           + ", ".join(genre_name(g) for g in GENRES) + ".")
 
 zoo = load_zoo()
 for name, error in list(zoo.errors.items()):  # another session may be loading models right now
@@ -43,7 +45,8 @@ if not zoo.models:
 upload_tab, record_tab = st.tabs(["Upload a file", "Record"])
 with upload_tab:
     uploaded = st.file_uploader("Song file", type=[e.lstrip(".") for e in SUPPORTED_EXTENSIONS],
-                                help="WAV, MP3, OGG, FLAC, AU or AIFF, up to 10 minutes.")
+                                help=f"{FORMATS_IN_WORDS}. Any length: of a song longer than "
+                                     f"{MAX_SECONDS / 60:.0f} minutes the first {MAX_SECONDS / 60:.0f} are analysed.")
 with record_tab:
     recorded = st.audio_input("Record from your microphone (at least a few seconds)", sample_rate=None)
 
@@ -71,28 +74,26 @@ if len(data) > limit_mb * 1024 * 1024:  # Streamlit enforces this too; this says
     st.error(f"**This file is too large** ({len(data) / 2**20:.0f} MB); the limit is {limit_mb} MB. "
              "Trim the song or convert it to MP3 or OGG.")
     st.stop()
-start = clicked_time(st.session_state.get("timeline"))  # a click on the timeline plays the song from there
-st.audio(data, start_time=int(start or 0), autoplay=start is not None)
-if start is not None:
-    st.caption(f"Playing from {int(start) // 60}:{int(start) % 60:02d}, the moment clicked on the timeline.")
-
 # One classification per distinct input in this session; reruns (widget changes) reuse it.
 cache = st.session_state.setdefault("classifications", {})
 arrived = time.perf_counter() if digest not in cache else None  # a new input: log how long it takes
 if digest not in cache:
-    with st.status("Analysing the song…", expanded=False) as status:
+    progress_box = st.empty()
+    with progress_box.status("Analysing the song…", expanded=False) as status:
         # the models behind the answer first; the others run below, once the answer is on screen
         result, problem = classify_upload(zoo, data, zoo.answer_models, lambda step: status.update(label=step))
-        if problem:
-            status.update(label="The file could not be analysed.", state="error")
-        else:
-            status.update(label="Analysed.", state="complete")
-    if problem:  # shown outside the collapsed status box
+        status.update(label="Analysed.", state="complete")
+    if problem:  # one message, no player for a file that cannot be played
+        progress_box.empty()
         st.error(problem)
         st.stop()
     cache.clear()  # keep only the latest song per session
     cache[digest] = result
 result = cache[digest]
+start = clicked_time(st.session_state.get("timeline"))  # a click on the timeline plays the song from there
+st.audio(data, start_time=int(start or 0), autoplay=start is not None)
+if start is not None:
+    st.caption(f"Playing from {int(start) // 60}:{int(start) % 60:02d}, the moment clicked on the timeline.")
 
 for warning in result.warnings:
     st.warning(warning)
@@ -116,26 +117,20 @@ elif verdict is not None and verdict.state == "mixed":
 genre = final.vote_label
 probability = float(final.probabilities[final.labels.index(genre)])
 left, mid, right = st.columns(3)
-left.metric("Predicted genre", genre.capitalize())
+left.metric("Predicted genre", genre_name(genre).capitalize())
 mid.metric("Probability", f"{probability:.0%}")
 agreeing = right.empty()  # filled once every model has run (below)
 if arrived is not None:
     timing.info("answer %.3f s after the upload reached the script", time.perf_counter() - arrived)
-headline = zoo.headline
-if headline is not None and final.model == "headline":
-    how = ("a logistic regression that weighs " + ", ".join(headline.members) if headline.rule == "stack"
-           else f"the model {headline.members[0]}")
-    rule_text = f"The answer comes from {how}, the rule that scored best on clips it never saw."
-else:
-    rule_text = f"The answer comes from {final.model}."
 st.caption(f"{result.clip.duration:.1f} s of audio (originally {result.clip.original_sample_rate} Hz, "
-           f"{result.clip.original_channels} channel{'s' if result.clip.original_channels > 1 else ''}). {rule_text}")
+           f"{result.clip.original_channels} channel{'s' if result.clip.original_channels > 1 else ''}).")
+with st.expander("Where the answer comes from"):
+    st.markdown(answer_source(zoo, final))
 
 tagged = result.tags(zoo.tagger)
 if tagged is not None and tagged.sampled:
     st.caption(f"This song is long: the pretrained network heard {len(tagged.tags)} moments of 3 s spread evenly over "
-               f"it (of {tagged.total_patches}), which changes the answer little and keeps it quick. "
-               "`python -m genre_core predict --every-patch` hears every 3 s.")
+               f"it (of {tagged.total_patches}), which changes the answer little and keeps it quick.")
 col_probs, col_tags = st.columns(2)
 with col_probs:
     show_chart(probability_bars(final.labels, final.probabilities, "Genre probabilities"), "probs",
@@ -148,11 +143,10 @@ with col_tags:
                    "(Last.fm tags, averaged over every 3 s of it). It is the ear under the headline answer.")
 
 if final.window_probabilities is not None and len(final.window_probabilities) > 1:
-    whose = final.timeline_model or final.model
     carried = int((np.argmax(final.window_probabilities, axis=1) == final.labels.index(genre)).sum())
     show_chart(timeline(final.labels, final.window_probabilities, final.window_times,
-                        f"Genre along the song ({whose}, 3 s windows)", answer=genre), "timeline",
-               alt=f"In words: {carried} of {len(final.window_probabilities)} windows have {genre} as their top "
+                        "Genre along the song (every 3 s)", answer=genre), "timeline",
+               alt=f"In words: {carried} of {len(final.window_probabilities)} moments have {genre_name(genre)} as their top "
                    "genre (marked ▼ above the chart). Click a point to play the song from there.", clickable=True)
 if verdict is not None and verdict.state != "mixed" and len(verdict.sections) > 1:
     st.caption(f"Along the song: {describe_sections(verdict.sections)}.")
@@ -182,8 +176,8 @@ if transfer is not None:
         show_chart(saliency_map(saliency.drops, saliency.patch_times,
                                 [saliency.band_label(b) for b in range(len(saliency.drops))], genre), "saliency")
         st.caption(f"Each 3 s moment the network heard was heard again with one frequency band turned down by 20 dB "
-                   f"at a time, like an equaliser; the colour is how many points the probability of {genre} fell "
-                   "(red) or rose (blue). Which moments carried the answer is on the timeline above (▼).")
+                   f"at a time, like an equaliser; the colour is how much the probability of {genre_name(genre)} fell "
+                   "(red) or rose (blue), in percent. Which moments carried the answer is on the timeline above (▼).")
 
 st.subheader("How every model voted")
 if zoo.missing(result):

@@ -318,3 +318,18 @@ def test_hostile_file_names_stay_text_on_two_songs(audio_dir):
         at.file_uploader[i].set_value((name, (audio_dir / "chirp.wav").read_bytes(), "audio/wav")).run()
     assert not at.exception
     assert [m.label for m in at.metric][:2] == [markdown_name(HOSTILE_IMAGE), markdown_name(HOSTILE_LINK)]
+
+
+def test_two_songs_timeline_click_plays_that_song_from_there(gtzan_dir):
+    at = _app().run()
+    at.switch_page("pages/two_songs.py").run()
+    for i, name in enumerate(("classical/classical.00005.ogg", "metal/metal.00005.ogg")):
+        clip = gtzan_dir / name
+        at.file_uploader[i].set_value((clip.name, clip.read_bytes(), "audio/ogg")).run()
+    at.session_state["timeline_B"] = {"selection": {"points": [{"x": 13.5, "y": 40}], "point_indices": [4]}}
+    at.run()
+    assert not at.exception
+    assert [a.proto.start_time for a in at.get("audio")] == [0, 13]
+    mels = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if "Mel spectrogram" in c.proto.spec]
+    ranges = {(m["data"][0]["zmin"], m["data"][0]["zmax"]) for m in mels}
+    assert len(mels) == 2 and len(ranges) == 1  # one colour range for both songs

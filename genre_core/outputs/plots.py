@@ -30,9 +30,10 @@ TICK_FONT = dict(size=15)
 def _layout(fig: go.Figure, title: str, height: int = 420) -> go.Figure:
     fig.update_layout(title=dict(text=title, font=dict(size=20)), font=FONT, height=height,
                       margin=dict(l=60, r=20, t=60, b=50),
-                      legend=dict(font=dict(size=15)))
+                      # below the plot, left-aligned: a legend beside it squeezes the plot on a phone
+                      legend=dict(font=dict(size=15), orientation="h", yanchor="top", y=-0.22, x=0, xanchor="left"))
     fig.update_xaxes(tickfont=TICK_FONT, title_font=dict(size=16))
-    fig.update_yaxes(tickfont=TICK_FONT, title_font=dict(size=16))
+    fig.update_yaxes(tickfont=TICK_FONT, title_font=dict(size=16), automargin=True)
     return fig
 
 
@@ -69,7 +70,7 @@ def timeline(labels: Sequence[str], window_probabilities: np.ndarray, window_tim
             marker=dict(symbol="triangle-down", size=11, color=GENRE_COLORS.get(answer), line=dict(width=1)),
             hovertemplate=f"%{{x:.1f}} s: this window's top genre is {answer}<extra></extra>", cliponaxis=False,
         ))
-    fig.update_xaxes(title="time (s), window centre — click to play from there")
+    fig.update_xaxes(title="time (s) — click to play from there")
     fig.update_yaxes(title="probability (%)", range=[0, 108])
     return _layout(fig, title)
 
@@ -79,8 +80,8 @@ def saliency_map(drops: np.ndarray, patch_times: np.ndarray, band_labels: Sequen
     limit = float(np.abs(drops).max()) * 100 or 1.0
     fig = go.Figure(go.Heatmap(
         z=(drops * 100).astype(np.float32), x=patch_times.mean(axis=1), y=list(band_labels), colorscale="RdBu_r",
-        zmin=-limit, zmax=limit, zmid=0.0, colorbar=dict(title="points"),
-        hovertemplate="%{x:.0f} s, %{y}: turned down 20 dB, p changes by %{z:.0f} points<extra></extra>"))
+        zmin=-limit, zmax=limit, zmid=0.0, colorbar=dict(title="change (%)"),
+        hovertemplate="%{x:.0f} s, %{y}: turned down 20 dB, the probability changes by %{z:.0f} %<extra></extra>"))
     fig.update_xaxes(title="time (s), centre of each 3 s moment heard")
     fig.update_yaxes(title="frequency band")
     return _layout(fig, f"Why {genre}: red bands carried it (turned down, the probability drops)", 400)
@@ -174,7 +175,7 @@ def tag_timeline(tags: Sequence[str], patch_tags: np.ndarray, times: np.ndarray,
         zmin=0, zmax=100, colorbar=dict(title="%"),
         hovertemplate="%{y} at %{x:.0f} s: %{z:.0f} %<extra></extra>"))
     fig.update_yaxes(autorange="reversed")
-    fig.update_xaxes(title="time (s), patch centre")
+    fig.update_xaxes(title="time (s)")
     return _layout(fig, title, 80 + 34 * k)
 
 

@@ -47,3 +47,25 @@ def csv_text(table: pd.DataFrame) -> str:
     buffer = io.StringIO()
     safe.to_csv(buffer, index=False)
     return buffer.getvalue()
+
+
+# The one spelling of each genre in anything people read (labels inside the models stay GTZAN's folder names).
+GENRE_NAMES = {"hiphop": "hip-hop"}
+
+
+def genre_name(genre: str) -> str:
+    """'hiphop' -> 'hip-hop'; every other GTZAN label is already a word."""
+    return GENRE_NAMES.get(genre, genre)
+
+
+def answer_source(zoo, final) -> str:
+    """Markdown for people: which model(s) gave the answer and how that rule was chosen, in words."""
+    headline = zoo.headline
+    if headline is None or final.model != "headline":
+        title = zoo.models[final.model].config.get("title", final.model) if final.model in zoo.models else final.model
+        return f"The answer comes from {title}."
+    titles = [zoo.models[m].config.get("title", m) if m in zoo.models else m for m in headline.members]
+    how = ("a combination that weighs " + ", ".join(titles) if headline.rule == "stack" else titles[0])
+    return (f"The answer comes from {how}. Among every stored model and a combination of them, it scored best "
+            "on songs it had not been trained on (nested cross-validation); the figures are on Compare models.")
+
