@@ -133,6 +133,14 @@ def show_chart(fig, key: str | None = None, alt: str | None = None, clickable: b
     return event
 
 
+def is_dark() -> bool:
+    """Whether the viewer's page is in the dark theme (for colour scales that start at the background)."""
+    try:
+        return st.context.theme.type == "dark"
+    except AttributeError:  # no browser context (tests, bare mode)
+        return False
+
+
 def clicked_time(state) -> float | None:
     """Seconds of the point last clicked on a clickable chart (its x value), from its widget state."""
     try:

@@ -15,6 +15,7 @@ from app_support import (
     classify_upload,
     clicked_time,
     describe_probabilities,
+    is_dark,
     load_zoo,
     release_memory,
     show_chart,
@@ -151,7 +152,7 @@ if final.window_probabilities is not None and len(final.window_probabilities) > 
 if verdict is not None and verdict.state != "mixed" and len(verdict.sections) > 1:
     st.caption(f"Along the song: {describe_sections(verdict.sections)}.")
 if tagged is not None and len(tagged.tags) > 1:
-    show_chart(tag_timeline(zoo.tagger.tags, tagged.tags, tagged.times), "tag_timeline")
+    show_chart(tag_timeline(zoo.tagger.tags, tagged.tags, tagged.times, dark=is_dark()), "tag_timeline")
 
 st.subheader("Why this genre")
 if tagged is not None:

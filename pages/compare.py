@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_support import MODELS_DIR, show_chart
+from app_support import MODELS_DIR, is_dark, show_chart
 from genre_core.features.config import GENRES
 from genre_core.outputs.catalog import artist_coverage, confusion, history, metrics_table, plain_svm_bar
 from genre_core.outputs.plots import confusion_heatmap, learning_curves, recall_bars
@@ -66,9 +66,11 @@ second = c2.selectbox("Model B", models, index=min(1, len(models) - 1))
 normalize = c3.toggle("Row %", value=True)
 left, right = st.columns(2)
 with left:
-    show_chart(confusion_heatmap(confusion(MODELS_DIR, first, rule, protocol), GENRES, first, normalize), "cm_a")
+    show_chart(confusion_heatmap(confusion(MODELS_DIR, first, rule, protocol), GENRES, first, normalize, is_dark()),
+               "cm_a")
 with right:
-    show_chart(confusion_heatmap(confusion(MODELS_DIR, second, rule, protocol), GENRES, second, normalize), "cm_b")
+    show_chart(confusion_heatmap(confusion(MODELS_DIR, second, rule, protocol), GENRES, second, normalize, is_dark()),
+               "cm_b")
 chosen = st.multiselect("Per-genre recall of", models, default=[first, second] if first != second else [first])
 if chosen:
     show_chart(recall_bars({m: confusion(MODELS_DIR, m, rule, protocol) for m in chosen}, GENRES), "recall")

@@ -58,6 +58,11 @@ def test_report_is_self_contained_and_says_what_the_result_says(zoo, gtzan_dir, 
     summary = json.loads(json_path.read_text())
     assert summary["genre"] == result.final.vote_label and summary["genre"].capitalize() in text
     assert summary["probability"] == pytest.approx(result.final.probabilities.max(), abs=1e-4)
+    from genre_core.outputs.text import genre_name, percent
+
+    for genre, p in zip(result.final.labels, result.final.probabilities):  # rounded as the app rounds them
+        assert f"<td>{genre_name(genre)}</td><td>{percent(p)}</td>" in text
+    assert text.count(percent(result.final.probabilities.max())) >= 2 and "Answer from" not in text
     assert set(summary["models"]) == set(result.predictions) and summary["file"] == "reggae.00003.ogg"
     assert summary["duration_s"] == pytest.approx(30.0, abs=0.1)
     assert "musicnn_msd" in summary["model_versions"] and summary["model_versions"]["musicnn_logreg"]["created"]

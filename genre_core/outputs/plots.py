@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 
 from genre_core.features.spectral import mel_band_hz
 from genre_core.outputs.palette import GENRE_COLORS, PETROFF_10
+from genre_core.outputs.text import percent
 from genre_core.training.evaluation import recall_from_confusion
 
 FONT = dict(size=16)
@@ -27,6 +28,11 @@ MAGMA = [[0.0, "#010106"], *[[i / 9, c] for i, c in enumerate(
 TICK_FONT = dict(size=15)
 
 
+# Blues for a dark page: from its background (#0e1117, the theme's) to light blue. Not #000001-#000040:
+# Streamlit's plotly theme replaces those.
+DARK_BLUES = [[0.0, "#0e1117"], [0.25, "#123a63"], [0.6, "#2f7bc4"], [1.0, "#bfe0ff"]]
+
+
 def _layout(fig: go.Figure, title: str, height: int = 420) -> go.Figure:
     fig.update_layout(title=dict(text=title, font=dict(size=20)), font=FONT, height=height,
                       margin=dict(l=60, r=20, t=60, b=50),
@@ -42,7 +48,7 @@ def probability_bars(labels: Sequence[str], probabilities: np.ndarray, title: st
     fig = go.Figure(go.Bar(
         x=np.asarray(probabilities)[order] * 100, y=[labels[i] for i in order], orientation="h",
         marker_color=[GENRE_COLORS.get(labels[i], "#444") for i in order],
-        text=[f"{p * 100:.1f} %" for p in np.asarray(probabilities)[order]], textposition="outside",
+        text=[percent(p) for p in np.asarray(probabilities)[order]], textposition="outside",
     ))
     fig.update_xaxes(title="probability (%)", range=[0, 110])
     return _layout(fig, title)
@@ -166,12 +172,17 @@ def tag_bars(tags: Sequence[str], probabilities: np.ndarray, title: str = "What 
     return _layout(fig, title)
 
 
+def sequential_scale(dark: bool) -> str | list:
+    """Low values in the page's background colour, high ones bright: empty cells never outshine full ones."""
+    return DARK_BLUES if dark else "Blues"
+
+
 def tag_timeline(tags: Sequence[str], patch_tags: np.ndarray, times: np.ndarray, k: int = 8,
-                 title: str = "Tags along the song") -> go.Figure:
+                 title: str = "Tags along the song", dark: bool = False) -> go.Figure:
     """Heatmap of the ``k`` tags most probable over the song, per 3 s patch (patch_tags (n_patches, n_tags))."""
     top = np.argsort(patch_tags.mean(axis=0))[::-1][:k]
     fig = go.Figure(go.Heatmap(
-        z=patch_tags[:, top].T * 100, x=times.mean(axis=1), y=[tags[i] for i in top], colorscale="Blues",
+        z=patch_tags[:, top].T * 100, x=times.mean(axis=1), y=[tags[i] for i in top], colorscale=sequential_scale(dark),
         zmin=0, zmax=100, colorbar=dict(title="%"),
         hovertemplate="%{y} at %{x:.0f} s: %{z:.0f} %<extra></extra>"))
     fig.update_yaxes(autorange="reversed")
@@ -223,7 +234,8 @@ def genre_grid(images: np.ndarray, genres: Sequence[str], seconds_per_frame: flo
     return _layout(fig, f"Average {'mel spectrogram' if kind == 'mel' else 'MFCC'} per genre", 240 * rows + 120)
 
 
-def confusion_heatmap(cm: np.ndarray, labels: Sequence[str], title: str, normalize: bool) -> go.Figure:
+def confusion_heatmap(cm: np.ndarray, labels: Sequence[str], title: str, normalize: bool,
+                      dark: bool = False) -> go.Figure:
     """Rows: true genre; columns: predicted. Row-normalised to % when ``normalize``."""
     cm = np.asarray(cm, dtype=np.float64)
     values = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1) * 100 if normalize else cm
@@ -231,7 +243,7 @@ def confusion_heatmap(cm: np.ndarray, labels: Sequence[str], title: str, normali
     text = [["" if c == 0 else (f"{v:.0f}%" if normalize else f"{int(v)}") for v, c in zip(row, counts)]
             for row, counts in zip(values, cm)]
     unit = "%" if normalize else " clips"
-    fig = go.Figure(go.Heatmap(z=values, x=list(labels), y=list(labels), colorscale="Blues", text=text,
+    fig = go.Figure(go.Heatmap(z=values, x=list(labels), y=list(labels), colorscale=sequential_scale(dark), text=text,
                                texttemplate="%{text}", colorbar=dict(title="%" if normalize else "clips"),
                                hovertemplate=f"true %{{y}}, predicted %{{x}}: %{{z:.0f}}{unit}<extra></extra>"))
     fig.update_yaxes(autorange="reversed", title="true genre")

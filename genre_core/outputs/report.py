@@ -18,6 +18,8 @@ import numpy as np
 from genre_core import __version__
 from genre_core.features.config import DEFAULT_FEATURES
 from genre_core.outputs.palette import GENRE_COLORS
+from genre_core.outputs.plots import round_hz_rows
+from genre_core.outputs.text import answer_source, genre_name, percent
 from genre_core.serving.zoo import Classification, ModelZoo
 
 
@@ -47,10 +49,11 @@ def summarize(result: Classification, zoo: ModelZoo, file_name: str) -> dict:
         "original_sample_rate": clip.original_sample_rate,
         "original_channels": clip.original_channels,
         "genre": genre,
-        "probability": round(float(final.probabilities[final.labels.index(genre)]), 4),
+        "probability": round(float(final.probabilities[final.labels.index(genre)]), 6),
         "answer_from": final.model,
-        "probabilities": {g: round(float(p), 4) for g, p in zip(final.labels, final.probabilities)},
-        "top3": [[g, round(p, 4)] for g, p in final.top(3)],
+        "answer_source": answer_source(zoo, final),
+        "probabilities": {g: round(float(p), 6) for g, p in zip(final.labels, final.probabilities)},
+        "top3": [[g, round(p, 6)] for g, p in final.top(3)],
         "warnings": list(result.warnings),
         "models": {n: {"genre": p.mean_label, "vote": p.vote_label, "probability": round(float(p.probabilities.max()), 4)}
                    for n, p in result.predictions.items()},
@@ -102,7 +105,7 @@ def report_images(result: Classification, zoo: ModelZoo) -> dict[str, str]:
     ax.barh([final.labels[i] for i in order], final.probabilities[order] * 100,
             color=[GENRE_COLORS.get(final.labels[i], "#777") for i in order])
     for y, i in enumerate(order):
-        ax.text(final.probabilities[i] * 100 + 1, y, f"{final.probabilities[i]:.0%}", va="center", fontsize=9)
+        ax.text(final.probabilities[i] * 100 + 1, y, percent(final.probabilities[i]), va="center", fontsize=9)
     ax.set_xlim(0, 110)
     ax.set_xlabel("probability (%)")
     ax.set_title("Genre probabilities")
@@ -123,7 +126,7 @@ def report_images(result: Classification, zoo: ModelZoo) -> dict[str, str]:
         ax.stackplot(centres, (final.window_probabilities * 100).T, labels=final.labels,
                      colors=[GENRE_COLORS.get(g, "#777") for g in final.labels])
         ax.set_ylim(0, 100)
-        ax.set_xlabel("time (s), window centre")
+        ax.set_xlabel("time (s)")
         ax.set_ylabel("probability (%)")
         ax.set_title("Genre along the song")
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
@@ -133,8 +136,10 @@ def report_images(result: Classification, zoo: ModelZoo) -> dict[str, str]:
     ax.imshow(mel, origin="lower", aspect="auto", cmap="magma",
               extent=(0, mel.shape[1] * DEFAULT_FEATURES.seconds_per_frame, 0, mel.shape[0]),
               vmin=float(np.percentile(mel, 2)), vmax=float(mel.max()))
+    rows, texts = round_hz_rows(mel.shape[0], DEFAULT_FEATURES.sample_rate)
+    ax.set_yticks([r + 0.5 for r in rows], texts)
     ax.set_xlabel("time (s)")
-    ax.set_ylabel("mel band")
+    ax.set_ylabel("frequency (Hz)")
     ax.set_title("Mel spectrogram (dB)")
     images["mel"] = _png(fig)
     return images
@@ -153,7 +158,7 @@ def report_html(summary: dict, images: dict[str, str]) -> str:
     state = s.get("state", {})
     probs = sorted(s["probabilities"].items(), key=lambda kv: -kv[1])
     alt = {
-        "probabilities": "Bar chart of genre probabilities: " + ", ".join(f"{g} {p:.0%}" for g, p in probs[:5]) + ".",
+        "probabilities": "Bar chart of genre probabilities: " + ", ".join(f"{genre_name(g)} {percent(p)}" for g, p in probs[:5]) + ".",
         "tags": "Bar chart of the tagger's top tags: " + ", ".join(f"{t} {p:.0%}" for t, p in s.get("tags", [])[:5]) + ".",
         "timeline": f"Stacked area chart of genre probabilities along the song ({len(s['timeline'])} windows).",
         "mel": "Mel spectrogram of the song: time across, frequency up, loudness as colour.",
@@ -161,7 +166,7 @@ def report_html(summary: dict, images: dict[str, str]) -> str:
     figures = "".join(f'<figure><img src="data:image/png;base64,{images[k]}" alt="{e(alt[k])}">'
                       f"<figcaption>{e(alt[k])}</figcaption></figure>" for k in ("probabilities", "tags", "timeline", "mel")
                       if k in images)
-    votes = [[n, v["genre"], f"{v['probability']:.0%}", s["model_versions"].get(n, {}).get("title", "")]
+    votes = [[n, genre_name(v["genre"]), percent(v["probability"]), s["model_versions"].get(n, {}).get("title", "")]
              for n, v in s["models"].items()]
     timeline = [[f"{w['start_s']:.1f}–{w['end_s']:.1f} s", w["genre"], f"{w['probability']:.0%}"] for w in s["timeline"]]
     versions = [[n, v.get("title") or "", v.get("created") or "", v.get("weights_sha256") or ""]
@@ -178,12 +183,12 @@ figure{{margin:1em 0}} img{{max-width:100%}} figcaption{{font-size:.85em;color:#
 .warn{{background:#3a3000}} img{{background:#fff}}}}
 </style></head><body>
 <h1>Genre report: {e(s['file'])}</h1>
-<p class="answer">{e(s['genre'].capitalize())}: {s['probability']:.0%}</p>
-<p>{e(state.get('summary', ''))} {s['agreeing_models']} of {len(s['models'])} models agree. Answer from
-<b>{e(s['answer_from'])}</b>. {s['duration_s']:.1f} s of audio (originally {s['original_sample_rate']} Hz,
+<p class="answer">{e(genre_name(s['genre']).capitalize())}: {e(percent(s['probability']))}</p>
+<p>{e(state.get('summary', '')) if state.get('state', 'confident') != 'confident' else ''}
+{s['agreeing_models']} of {len(s['models'])} models agree. {e(s.get('answer_source', ''))} {s['duration_s']:.1f} s of audio (originally {s['original_sample_rate']} Hz,
 {s['original_channels']} channel(s)). Created {e(s['created'])} with genre_core {e(s['genre_core_version'])}.</p>
 {warnings}
-<h2>Genre probabilities</h2>{_table([[g, f'{p:.1%}'] for g, p in probs], ['genre', 'probability'])}
+<h2>Genre probabilities</h2>{_table([[genre_name(g), percent(p)] for g, p in probs], ['genre', 'probability'])}
 <h2>Tags the pretrained network hears</h2>{_table([[t, f'{p:.0%}'] for t, p in s.get('tags', [])], ['tag', 'probability'])}
 <h2>Charts</h2>{figures}
 <h2>How every model voted</h2>{_table(votes, ['model', 'answer', 'probability', 'title'])}

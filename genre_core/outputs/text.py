@@ -49,6 +49,11 @@ def csv_text(table: pd.DataFrame) -> str:
     return buffer.getvalue()
 
 
+def percent(probability: float) -> str:
+    """The one way a probability is written, in the app's charts and in the report: '49.7 %'."""
+    return f"{probability * 100:.1f} %"
+
+
 # The one spelling of each genre in anything people read (labels inside the models stay GTZAN's folder names).
 GENRE_NAMES = {"hiphop": "hip-hop"}
 
