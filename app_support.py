@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 import time
+from typing import Callable
 from pathlib import Path
 
 import streamlit as st
@@ -154,3 +155,40 @@ def describe_probabilities(labels, probabilities, k: int = 3) -> str:
     """Text alternative of a probability chart: the ``k`` most probable genres."""
     order = sorted(range(len(labels)), key=lambda i: -probabilities[i])[:k]
     return "In words: " + ", ".join(f"{labels[i]} {probabilities[i]:.0%}" for i in order) + "."
+
+
+def presentation(charts: dict[str, Callable[[], object]], key: str) -> None:
+    """One chart at a time at projector size: a select and previous/next buttons step through ``charts``
+    (title -> a function drawing the plotly figure; only the one shown is drawn)."""
+    from genre_core.outputs.plots import for_projector
+
+    titles = list(charts)
+    state = f"{key}_slide"
+    index = min(st.session_state.get(state, 0), len(titles) - 1)
+    back, choice, forward = st.columns([1, 6, 1], vertical_alignment="bottom")
+    if back.button("◀ Previous", key=f"{key}_back", disabled=index == 0, width="stretch"):
+        index -= 1
+    if forward.button("Next ▶", key=f"{key}_next", disabled=index == len(titles) - 1, width="stretch"):
+        index += 1
+    st.session_state[state] = index
+    picked = choice.selectbox("Chart", titles, index=index, key=f"{key}_pick_{index}",
+                              label_visibility="collapsed")
+    if picked != titles[index]:
+        st.session_state[state] = titles.index(picked)
+        st.rerun()
+    st.caption(f"Chart {index + 1} of {len(titles)}")
+    show_chart(for_projector(charts[titles[index]]()), f"{key}_projected")
+
+
+@st.cache_data(max_entries=4, show_spinner="Writing the slides…")
+def deck_bytes(models: tuple[str, ...], rule: str, suffix: str) -> bytes:
+    """The comparison deck (``suffix`` .pptx or .pdf) of the stored models, as bytes for a download."""
+    import tempfile
+
+    from genre_core.outputs.slides import write_deck
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"deck{suffix}"
+        write_deck(MODELS_DIR, path, models, rule)
+        return path.read_bytes()
+

@@ -9,6 +9,7 @@ import streamlit as st
 from app_support import MODELS_DIR
 from genre_core.features.dataset import balance_in_words
 from genre_core.outputs.catalog import artist_coverage, dataset_summary, metrics_table
+from genre_core.outputs.text import genre_name
 
 st.title("About this app")
 st.markdown("**Classify a song** gives the genre of a song you upload or record, why, and a report to take away; "
@@ -33,7 +34,7 @@ else:
     smallest = min(n for n in counts.values() if n) if total else 0
     st.markdown(
         f"The models learned from **{total} clips** of GTZAN (Tzanetakis & Cook, 2002): 30 s excerpts at 22 050 Hz. "
-        f"{balance_in_words(counts)} The figures of the smallest genres rest on as few as {smallest} songs. GTZAN "
+        f"{balance_in_words(counts, genre_name)} The figures of the smallest genres rest on as few as {smallest} songs. GTZAN "
         "also repeats some clips and artists, which flatters scores measured by splitting clips at random.")
 
 st.header("How the models are scored")
@@ -80,7 +81,7 @@ limits = [
 if summary is not None:
     small = {g: n for g, n in summary.clips_per_genre.items() if 0 < n < max(summary.clips_per_genre.values()) / 2}
     if small:
-        limits.append(f"{', '.join(small)} rest on {min(small.values())}–{max(small.values())} training clips each; "
+        limits.append(f"{', '.join(genre_name(g) for g in small)} rest on {min(small.values())}–{max(small.values())} training clips each; "
                       "their figures vary a lot between folds.")
 if states is not None:
     t = states

@@ -230,8 +230,10 @@ left.download_button("Download the report (HTML)", on_click="ignore", file_name=
                      data=lambda: report_html(summarize(result, zoo, name), report_images(result, zoo)),
                      help="One self-contained page: the genre, probabilities, every model's vote, tags, the "
                           "timeline and the spectrogram as images, the file and the model versions.")
+# The JSON is small and cheap: served with the page, not deferred, so a click right after a new upload is
+# never lost (a deferred file can be dropped by the rerun that the upload starts).
 right.download_button("Download the result (JSON)", on_click="ignore", file_name=f"{name}.genre.json",
-                      mime="application/json", data=lambda: json.dumps(summarize(result, zoo, name), indent=2))
+                      mime="application/json", data=json.dumps(summarize(result, zoo, name), indent=2))
 if arrived is not None:
     timing.info("page %.3f s after the upload reached the script", time.perf_counter() - arrived)
     release_memory()

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_support import MODELS_DIR, is_dark, show_chart
+from app_support import MODELS_DIR, deck_bytes, is_dark, presentation, show_chart
 from genre_core.features.config import GENRES
-from genre_core.outputs.catalog import artist_coverage, confusion, history, metrics_table, plain_svm_bar
-from genre_core.outputs.plots import confusion_heatmap, learning_curves, recall_bars
+from genre_core.outputs.catalog import artist_coverage, confusion, default_pair, history, metrics_table, plain_svm_bar
+from genre_core.outputs.plots import confusion_heatmap, learning_curves, model_scores, recall_bars
 
 st.title("Compare models")
+presenting = st.toggle("Presentation view", help="One chart at a time at projector size; step with Previous/Next.")
 coverage = artist_coverage(MODELS_DIR) or "No artist-filtered test is stored."
 protocol = st.radio(
     "Evaluation protocol", ["kfold", "artist"], horizontal=True,
@@ -59,32 +60,65 @@ if protocol == "kfold" and bar is not None and not svm.empty:
                f"{s['accuracy']['mean']:.3f} accuracy and {s['balanced_accuracy']['mean']:.3f} balanced accuracy.")
 
 models = list(view["model"])
+pair = default_pair(table, f"{next(iter(metric_columns.values()))}")
 st.subheader("Confusion matrices")
 c1, c2, c3 = st.columns([2, 2, 1])
-first = c1.selectbox("Model A", models, index=0)
-second = c2.selectbox("Model B", models, index=min(1, len(models) - 1))
+first = c1.selectbox("Model A", models, index=models.index(pair[0]))
+others = [m for m in models if m != first]  # never a model against itself
+second = c2.selectbox("Model B", others, index=others.index(pair[1]) if len(pair) > 1 and pair[1] in others else 0) \
+    if others else None
 normalize = c3.toggle("Row %", value=True)
-left, right = st.columns(2)
-with left:
-    show_chart(confusion_heatmap(confusion(MODELS_DIR, first, rule, protocol), GENRES, first, normalize, is_dark()),
-               "cm_a")
-with right:
-    show_chart(confusion_heatmap(confusion(MODELS_DIR, second, rule, protocol), GENRES, second, normalize, is_dark()),
-               "cm_b")
-chosen = st.multiselect("Per-genre recall of", models, default=[first, second] if first != second else [first])
-if chosen:
-    show_chart(recall_bars({m: confusion(MODELS_DIR, m, rule, protocol) for m in chosen}, GENRES), "recall")
-    st.caption("Each genre's label gives the number of clips its recall rests on.")
+chosen = [m for m in (first, second) if m]
+trained = [m for m in models if not history(MODELS_DIR, m).empty and "val_loss" in history(MODELS_DIR, m)]
 
-st.subheader("Learning curves")
-trained = [m for m in models if not history(MODELS_DIR, m).empty]
-picked = st.multiselect("Models", trained, default=trained[:3])
-if picked:
-    histories = {m: history(MODELS_DIR, m) for m in picked}
+
+def _confusion(name: str):
+    return confusion_heatmap(confusion(MODELS_DIR, name, rule, protocol), GENRES, name, normalize, is_dark())
+
+
+def _recall():
+    return recall_bars({m: confusion(MODELS_DIR, m, rule, protocol) for m in chosen}, GENRES)
+
+
+def _curves(metric: str):
+    return learning_curves({m: history(MODELS_DIR, m) for m in trained[:4]}, metric)
+
+
+if presenting:
+    charts = {"Every model, both protocols": lambda: model_scores(metrics_table(MODELS_DIR, "kfold"),
+                                                                  metrics_table(MODELS_DIR, "artist"), rule),
+              **{f"Confusion matrix: {m}": (lambda m=m: _confusion(m)) for m in chosen},
+              "Per-genre recall": _recall}
+    if trained:
+        charts.update({"Learning curves: loss": lambda: _curves("loss"), "Learning curves: accuracy": lambda: _curves("acc")})
+    presentation(charts, "compare")
+else:
     left, right = st.columns(2)
     with left:
-        show_chart(learning_curves(histories, "loss"), "loss")
-    with right:
-        show_chart(learning_curves(histories, "acc"), "acc")
-    st.caption("Dotted: training (augmented random crops); solid: validation windows of held-out clips. "
-               "The SVM and the ensemble have no epochs.")
+        show_chart(_confusion(first), "cm_a")
+    if second:
+        with right:
+            show_chart(_confusion(second), "cm_b")
+    show_chart(_recall(), "recall")
+    st.caption("Each genre's label gives the number of clips its recall rests on.")
+    st.subheader("Learning curves")
+    picked = st.multiselect("Models", trained, default=trained[:3])
+    if picked:
+        histories = {m: history(MODELS_DIR, m) for m in picked}
+        left, right = st.columns(2)
+        with left:
+            show_chart(learning_curves(histories, "loss"), "loss")
+        with right:
+            show_chart(learning_curves(histories, "acc"), "acc")
+        st.caption("Dotted: training (augmented random crops); solid: validation windows of held-out clips. "
+                   "The SVM and the ensemble have no epochs.")
+
+st.subheader("Take the comparison away")
+st.caption("A slide deck of this comparison: both protocols' tables, the two models' confusion matrices and "
+           "recalls, learning curves, the data and the genre averages; charts at projector resolution, text as text.")
+deck_left, deck_right = st.columns(2)
+deck_left.download_button("Download slides (PPTX)", on_click="ignore", file_name="genre-models.pptx",
+                          mime="application/vnd.openxmlformats-officedocument.presentationml.presentation",
+                          data=lambda: deck_bytes(tuple(chosen), rule, ".pptx"))
+deck_right.download_button("Download slides (PDF)", on_click="ignore", file_name="genre-models.pdf",
+                           mime="application/pdf", data=lambda: deck_bytes(tuple(chosen), rule, ".pdf"))

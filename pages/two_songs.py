@@ -9,8 +9,8 @@ import streamlit as st
 from app_support import MODELS_DIR, classify_upload, clicked_time, describe_probabilities, load_zoo, show_chart
 from genre_core.audio.decode import SUPPORTED_EXTENSIONS
 from genre_core.features.config import DEFAULT_FEATURES
-from genre_core.outputs.plots import feature_heatmap, probability_bars, tag_bars, timeline
 from genre_core.outputs.catalog import out_of_fold_answer, training_clip_of
+from genre_core.outputs.plots import feature_heatmap, probability_bars, tag_bars, timeline
 from genre_core.outputs.text import genre_name, markdown_name
 
 st.title("Two songs side by side")

@@ -10,6 +10,13 @@ if ! command -v chromium >/dev/null 2>&1; then
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null \
     || echo "warning: chromium could not be installed; browser tests will be skipped" >&2
 fi
+if ! command -v pdftoppm >/dev/null 2>&1; then
+  echo "installing Debian poppler-utils (pdftoppm, pdftotext) for the slide-deck tests" >&2
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get install -y -qq poppler-utils >/dev/null 2>&1 || { $SUDO apt-get update -qq && \
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq poppler-utils >/dev/null; } \
+    || echo "warning: poppler-utils could not be installed; the PDF rendering test will be skipped" >&2
+fi
 if [ -z "${GTZAN_DIR:-}" ] && [ -d ../shared/gtzan ]; then
   export GTZAN_DIR="$(cd ../shared/gtzan && pwd)"
 fi

@@ -333,3 +333,29 @@ def test_two_songs_timeline_click_plays_that_song_from_there(gtzan_dir):
     mels = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if "Mel spectrogram" in c.proto.spec]
     ranges = {(m["data"][0]["zmin"], m["data"][0]["zmax"]) for m in mels}
     assert len(mels) == 2 and len(ranges) == 1  # one colour range for both songs
+
+
+@pytest.mark.parametrize("page, first_title", [("pages/compare.py", "Every model, both protocols"),
+                                               ("pages/explore.py", "classical (")])
+def test_presentation_view_steps_through_charts_at_projector_size(page, first_title):
+    at = _app().run()
+    at.switch_page(page).run()
+    at.toggle[0].set_value(True).run()
+    assert not at.exception
+    charts = at.get("plotly_chart")
+    assert len(charts) == 1  # one chart at a time
+    spec = json.loads(charts[0].proto.spec)
+    assert first_title in spec["layout"]["title"]["text"]
+    assert spec["layout"]["font"]["size"] >= 18 and spec["layout"]["height"] >= 700
+    next_button = next(b for b in at.button if "Next" in b.label)
+    next_button.click().run()
+    assert not at.exception
+    assert json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["title"]["text"] != spec["layout"]["title"]["text"]
+
+
+def test_compare_defaults_to_the_headline_against_a_model_trained_from_scratch():
+    at = _app().run()
+    at.switch_page("pages/compare.py").run()
+    first, second = at.selectbox[0].value, at.selectbox[1].value
+    assert first == "headline" and second != first and second not in ("musicnn_logreg", "ensemble")
+    assert first not in at.selectbox[1].options

@@ -122,6 +122,21 @@ def _headline_and_states(models_dir: Path, index, cache: FeatureCache, cache_dir
               f"{t.mixed_share_below:.0%} of the 3 s patches agree with the answer")
 
 
+def cmd_slides(args: argparse.Namespace) -> int:
+    from genre_core.outputs.slides import write_deck
+
+    if Path(args.file).suffix.lower() not in (".pptx", ".pdf"):
+        raise GenreCoreError(f"{args.file}: name the deck .pptx or .pdf.")
+    try:
+        path = write_deck(args.models_dir, args.file, tuple(args.models) if args.models else None, args.rule)
+    except FileNotFoundError as exc:
+        raise GenreCoreError(str(exc)) from exc
+    except KeyError as exc:
+        raise GenreCoreError(f"no stored model named {exc}; see `genre-core evaluate`.") from exc
+    print(f"slides: {path}")
+    return 0
+
+
 def cmd_headline(args: argparse.Namespace) -> int:
     index = index_dataset(_data_dir(args))
     _headline_and_states(Path(args.models_dir), index, FeatureCache(args.cache, _feature_config(args)),
@@ -296,6 +311,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--models-dir", default=str(DEFAULT_MODELS_DIR))
     p.add_argument("--folds", type=int, default=5)
     p.set_defaults(func=cmd_finish)
+
+    p = sub.add_parser("slides", help="write the model comparison as a slide deck (.pptx or .pdf)")
+    p.add_argument("file", help="deck to write, ending in .pptx or .pdf")
+    p.add_argument("--models", nargs="+", help="whose confusion matrices and recalls to show (default: the headline "
+                                               "against the best model trained from scratch)")
+    p.add_argument("--rule", choices=["mean", "vote"], default="mean", help="clip decision (default: mean, as the app)")
+    p.add_argument("--models-dir", default=str(DEFAULT_MODELS_DIR))
+    p.set_defaults(func=cmd_slides)
 
     p = sub.add_parser("headline", help="choose the headline rule from the stored out-of-fold predictions and "
                                         "derive the answer-state thresholds")

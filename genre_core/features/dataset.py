@@ -61,13 +61,13 @@ def _join(words: list[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
-def counts_in_words(counts: dict[str, int]) -> str:
+def counts_in_words(counts: dict[str, int], name=str) -> str:
     """Clip counts per genre as a phrase, largest first, genres with the same count together:
     'blues, classical, country, pop and rock 100 clips each; jazz 99; disco 24; hiphop 23; metal and reggae 20 each'."""
     groups: dict[int, list[str]] = {}
     for genre, n in counts.items():
         if n:
-            groups.setdefault(n, []).append(genre)
+            groups.setdefault(n, []).append(name(genre))
     parts = []
     for i, (n, genres) in enumerate(sorted(groups.items(), key=lambda kv: -kv[0])):
         unit = (" clips each" if len(genres) > 1 else " clips") if i == 0 else (" each" if len(genres) > 1 else "")
@@ -75,17 +75,17 @@ def counts_in_words(counts: dict[str, int]) -> str:
     return "; ".join(parts) if parts else "no clips"
 
 
-def balance_in_words(counts: dict[str, int]) -> str:
-    """One sentence on how balanced the clips are, from the counts alone."""
+def balance_in_words(counts: dict[str, int], name=str) -> str:
+    """One sentence on how balanced the clips are, from the counts alone; ``name`` spells a genre label."""
     present = {g: n for g, n in counts.items() if n}
     if not present:
         return "There are no clips."
     missing = [g for g, n in counts.items() if not n]
     low, high = min(present.values()), max(present.values())
     sentence = (f"Every genre has {high} clips." if low == high
-                else f"The clips are unbalanced ({high / low:.0f}:1): {counts_in_words(present)}.")
+                else f"The clips are unbalanced ({high / low:.0f}:1): {counts_in_words(present, name)}.")
     if missing:
-        sentence += f" No clips of {_join(missing)}."
+        sentence += f" No clips of {_join([name(g) for g in missing])}."
     return sentence
 
 

@@ -154,3 +154,18 @@ def artist_coverage(models_dir: str | Path, model: str = "headline") -> str | No
                 return coverage_in_words(block)
     return None
 
+
+
+# Models trained on GTZAN alone (no pretrained network): the comparison the headline is shown against.
+FROM_SCRATCH_KINDS = ("torch", "svm")
+
+
+def default_pair(table: pd.DataFrame, metric: str = "balanced_accuracy_mean") -> tuple[str, ...]:
+    """The headline (else the best model) against the best model trained from scratch — never one model twice.
+    ``table`` is a :func:`metrics_table`."""
+    ordered = table.sort_values(metric, ascending=False)
+    first = "headline" if "headline" in set(ordered["model"]) else ordered["model"].iloc[0]
+    scratch = ordered[ordered["kind"].isin(FROM_SCRATCH_KINDS) & (ordered["model"] != first)]
+    others = ordered[ordered["model"] != first]
+    second = scratch["model"].iloc[0] if not scratch.empty else (others["model"].iloc[0] if not others.empty else None)
+    return (first, second) if second else (first,)

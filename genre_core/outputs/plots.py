@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 
 from genre_core.features.spectral import mel_band_hz
 from genre_core.outputs.palette import GENRE_COLORS, PETROFF_10
-from genre_core.outputs.text import percent
+from genre_core.outputs.text import genre_name, percent
 from genre_core.training.evaluation import recall_from_confusion
 
 FONT = dict(size=16)
@@ -46,7 +46,7 @@ def _layout(fig: go.Figure, title: str, height: int = 420) -> go.Figure:
 def probability_bars(labels: Sequence[str], probabilities: np.ndarray, title: str = "Genre probabilities") -> go.Figure:
     order = np.argsort(probabilities)
     fig = go.Figure(go.Bar(
-        x=np.asarray(probabilities)[order] * 100, y=[labels[i] for i in order], orientation="h",
+        x=np.asarray(probabilities)[order] * 100, y=[genre_name(labels[i]) for i in order], orientation="h",
         marker_color=[GENRE_COLORS.get(labels[i], "#444") for i in order],
         text=[percent(p) for p in np.asarray(probabilities)[order]], textposition="outside",
     ))
@@ -65,7 +65,7 @@ def timeline(labels: Sequence[str], window_probabilities: np.ndarray, window_tim
     fig = go.Figure()
     for i, label in enumerate(labels):
         fig.add_trace(go.Scatter(
-            x=centres, y=window_probabilities[:, i] * 100, name=label, stackgroup="one", mode="lines+markers",
+            x=centres, y=window_probabilities[:, i] * 100, name=genre_name(label), stackgroup="one", mode="lines+markers",
             line=dict(width=0.5, color=GENRE_COLORS.get(label)), marker=dict(size=5),
             hovertemplate=f"{label}: %{{y:.1f}} %<br>%{{x:.1f}} s<extra></extra>",
         ))
@@ -212,7 +212,7 @@ def genre_grid(images: np.ndarray, genres: Sequence[str], seconds_per_frame: flo
         top = (rows - 1 - row) * (bins + gap_y)  # first genres on the top row
         left = col * (width + gap_x)
         tiled[top:top + bins, left:left + width] = small
-        annotations.append(dict(x=left + width / 2, y=top + bins, text=f"<b>{genres[i]}</b>", showarrow=False,
+        annotations.append(dict(x=left + width / 2, y=top + bins, text=f"<b>{genre_name(genres[i])}</b>", showarrow=False,
                                 yanchor="bottom", font=dict(size=15)))
     zmin, zmax = float(np.nanpercentile(tiled, 1)), float(np.nanpercentile(tiled, 99))
     fig = go.Figure(go.Heatmap(z=tiled, colorscale=MAGMA if kind == "mel" else "RdBu_r", zmin=zmin, zmax=zmax,
@@ -243,7 +243,7 @@ def confusion_heatmap(cm: np.ndarray, labels: Sequence[str], title: str, normali
     text = [["" if c == 0 else (f"{v:.0f}%" if normalize else f"{int(v)}") for v, c in zip(row, counts)]
             for row, counts in zip(values, cm)]
     unit = "%" if normalize else " clips"
-    fig = go.Figure(go.Heatmap(z=values, x=list(labels), y=list(labels), colorscale=sequential_scale(dark), text=text,
+    fig = go.Figure(go.Heatmap(z=values, x=[genre_name(g) for g in labels], y=[genre_name(g) for g in labels], colorscale=sequential_scale(dark), text=text,
                                texttemplate="%{text}", colorbar=dict(title="%" if normalize else "clips"),
                                hovertemplate=f"true %{{y}}, predicted %{{x}}: %{{z:.0f}}{unit}<extra></extra>"))
     fig.update_yaxes(autorange="reversed", title="true genre")
@@ -255,7 +255,7 @@ def recall_bars(confusions: dict[str, np.ndarray], labels: Sequence[str]) -> go.
     """Per-genre recall of each model; the x labels give the number of clips each recall rests on."""
     fig = go.Figure()
     support = np.asarray(next(iter(confusions.values()))).sum(axis=1)
-    ticks = [f"{g}<br>n={int(n)}" for g, n in zip(labels, support)]
+    ticks = [f"{genre_name(g)}<br>n={int(n)}" for g, n in zip(labels, support)]
     for name, cm in confusions.items():
         fig.add_trace(go.Bar(name=name, x=ticks, y=recall_from_confusion(cm) * 100))
     fig.update_yaxes(title="recall (%)", range=[0, 105])
@@ -268,7 +268,7 @@ def learning_curves(histories: dict[str, pd.DataFrame], metric: str) -> go.Figur
     fig = go.Figure()
     palette = PETROFF_10
     for i, (name, frame) in enumerate(histories.items()):
-        folds = frame[frame["fold"] != "final"]
+        folds = frame[~frame["fold"].isin(["final", "artist"])]
         if folds.empty:
             continue
         mean = folds.groupby("epoch")[[f"train_{metric}", f"val_{metric}"]].mean()
@@ -282,7 +282,39 @@ def learning_curves(histories: dict[str, pd.DataFrame], metric: str) -> go.Figur
 
 
 def clip_counts(counts: dict[str, int]) -> go.Figure:
-    fig = go.Figure(go.Bar(x=list(counts), y=list(counts.values()), text=list(counts.values()), textposition="outside",
+    fig = go.Figure(go.Bar(x=[genre_name(g) for g in counts], y=list(counts.values()), text=list(counts.values()), textposition="outside",
                            marker_color=[GENRE_COLORS.get(g) for g in counts]))
     fig.update_yaxes(title="clips")
     return _layout(fig, "Clips per genre used for training", 360)
+
+
+def model_scores(kfold: pd.DataFrame, artist: pd.DataFrame, rule: str = "mean") -> go.Figure:
+    """Balanced accuracy of every model under both protocols (k-fold with its spread over folds; the
+    artist-filtered test over the genres it covers), best k-fold first."""
+    frame = kfold.sort_values(f"balanced_accuracy_{rule}", ascending=True)
+    names = list(frame["model"])
+    fig = go.Figure(go.Bar(
+        y=names, x=frame[f"balanced_accuracy_{rule}"] * 100, orientation="h", name="5-fold cross-validation",
+        error_x=dict(type="data", array=frame[f"balanced_accuracy_{rule}_std"] * 100), marker_color="#3f90da",
+        hovertemplate="%{y}: %{x:.1f} %<extra>5-fold</extra>"))
+    if not artist.empty:
+        covered = dict(zip(artist["model"], artist[f"covered_balanced_accuracy_{rule}"]))
+        fig.add_trace(go.Bar(y=names, x=[covered.get(n, np.nan) * 100 for n in names], orientation="h",
+                             name="artist-filtered test (covered genres)", marker_color="#e76300",
+                             hovertemplate="%{y}: %{x:.1f} %<extra>artist-filtered</extra>"))
+    fig.update_xaxes(title="balanced accuracy (%)", range=[0, 100])
+    fig.update_layout(barmode="group")
+    return _layout(fig, "Every model, both protocols", 140 + 46 * len(names))
+
+
+def for_projector(fig: go.Figure, height: int = 760) -> go.Figure:
+    """The same chart at projector size: every text at least 18 px, the legend below the plot."""
+    fig.update_layout(height=height, font=dict(size=20), title_font=dict(size=30),
+                      legend=dict(font=dict(size=20), orientation="h", yanchor="top", y=-0.14, x=0),
+                      margin=dict(l=80, r=30, t=80, b=80))
+    fig.update_xaxes(tickfont=dict(size=20), title_font=dict(size=22))
+    fig.update_yaxes(tickfont=dict(size=20), title_font=dict(size=22))
+    fig.update_traces(textfont_size=22, selector=dict(type="heatmap"))
+    fig.update_traces(textfont_size=20, selector=dict(type="bar"))
+    fig.update_annotations(font_size=22)
+    return fig
