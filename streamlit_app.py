@@ -11,6 +11,7 @@ pages = [
     st.Page("pages/classify.py", title="Classify a song", default=True),
     st.Page("pages/two_songs.py", title="Two songs side by side", url_path="two_songs"),
     st.Page("pages/batch.py", title="Many files at once", url_path="batch"),
+    st.Page("pages/library.py", title="Your music library", url_path="library"),
     st.Page("pages/explore.py", title="Explore the dataset"),
     st.Page("pages/compare.py", title="Compare models"),
     st.Page("pages/about.py", title="About this app"),

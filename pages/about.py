@@ -14,8 +14,9 @@ from genre_core.outputs.text import genre_name
 st.title("About this app")
 st.markdown("**Classify a song** gives the genre of a song you upload or record, why, and a report to take away; "
             "**Two songs side by side** compares two; **Many files at once** makes a table (and CSV) of many; "
+            "**Your music library** reads the results of a whole collection classified with `genre-core library`; "
             "**Explore the dataset** shows what each genre sounds like on average; **Compare models** puts every "
-            "trained model's scores side by side. Below: where the numbers come from.")
+            "trained model's scores side by side, with a presentation view and slides to take away. Below: where the numbers come from.")
 
 summary = dataset_summary(MODELS_DIR)
 kfold = metrics_table(MODELS_DIR, "kfold")

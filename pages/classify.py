@@ -5,6 +5,7 @@ import hashlib
 import json
 import logging
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -26,7 +27,7 @@ from genre_core.features.config import GENRES
 from genre_core.outputs.catalog import metrics_table, out_of_fold_answer, training_clip_of
 from genre_core.outputs.plots import feature_heatmap, probability_bars, saliency_map, tag_bars, tag_timeline, timeline
 from genre_core.outputs.report import report_html, report_images, summarize
-from genre_core.outputs.text import answer_source, genre_name
+from genre_core.outputs.text import answer_source, genre_name, markdown_name
 from genre_core.serving.explain import explain
 from genre_core.serving.states import describe_sections
 
@@ -51,24 +52,37 @@ with upload_tab:
 with record_tab:
     recorded = st.audio_input("Record from your microphone (at least a few seconds)", sample_rate=None)
 
+# A song opened from the Library page (a file on this machine, listed in a results table).
+library_song = st.session_state.get("library_song")
+library_bytes = None
+if library_song:
+    try:
+        library_bytes = Path(library_song).read_bytes()
+    except OSError as exc:
+        st.error(f"The song opened from the library can't be read any more ({exc.strerror}).")
+        st.session_state.pop("library_song", None)
+
 # The latest input wins: a new recording after an upload (or a new upload after a recording) is analysed.
 inputs = {"upload": uploaded.getvalue() if uploaded is not None else None,
-          "recording": recorded.getvalue() if recorded is not None else None}
+          "recording": recorded.getvalue() if recorded is not None else None,
+          "library": library_bytes}
 digests = {k: None if v is None else hashlib.sha256(v).hexdigest() for k, v in inputs.items()}
-seen = st.session_state.setdefault("seen_inputs", {"upload": None, "recording": None, "current": None})
-for kind in ("upload", "recording"):
+seen = st.session_state.setdefault("seen_inputs", {"upload": None, "recording": None, "library": None, "current": None})
+for kind in ("upload", "recording", "library"):
     if digests[kind] != seen[kind]:
         seen[kind] = digests[kind]
         if digests[kind] is not None:
             seen["current"] = kind
 if seen["current"] is None or inputs[seen["current"]] is None:
-    seen["current"] = next((k for k in ("upload", "recording") if inputs[k] is not None), None)
+    seen["current"] = next((k for k in ("upload", "recording", "library") if inputs[k] is not None), None)
 if seen["current"] is None:
     st.info("Upload or record a song to classify it.")
     st.stop()
 
 data, digest = inputs[seen["current"]], digests[seen["current"]]
-if all(v is not None for v in inputs.values()):
+if seen["current"] == "library":
+    st.caption(f"From your library: {markdown_name(library_song)}")
+elif sum(v is not None for v in inputs.values()) > 1:
     st.caption(f"Showing your latest input: the **{seen['current']}**.")
 limit_mb = st.get_option("server.maxUploadSize")
 if len(data) > limit_mb * 1024 * 1024:  # Streamlit enforces this too; this says it in words
@@ -223,7 +237,8 @@ elif view == "MFCC":
                                "MFCC (coefficients 1–19; 0, the loudness, is left out)"), "mfcc")
 
 st.subheader("Take the result away")
-name = uploaded.name if seen["current"] == "upload" and uploaded is not None else "recording"
+name = {"upload": uploaded.name if uploaded is not None else "upload",
+        "library": Path(library_song).name if library_song else "song"}.get(seen["current"], "recording")
 left, right = st.columns(2)
 left.download_button("Download the report (HTML)", on_click="ignore", file_name=f"{name}.genre-report.html",
                      mime="text/html", icon=None,

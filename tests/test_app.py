@@ -359,3 +359,32 @@ def test_compare_defaults_to_the_headline_against_a_model_trained_from_scratch()
     first, second = at.selectbox[0].value, at.selectbox[1].value
     assert first == "headline" and second != first and second not in ("musicnn_logreg", "ensemble")
     assert first not in at.selectbox[1].options
+
+
+def test_library_page_reads_results_and_opens_a_song_in_classify(audio_dir, tmp_path):
+    from genre_core.library.engine import classify_entries
+    from genre_core.library.results import finish_table, list_sources, write_part
+    from genre_core.serving.zoo import ModelZoo
+
+    songs = tmp_path / "songs"
+    songs.mkdir()
+    for name in ("chirp.wav", "stereo48k.wav", "text.wav"):
+        (songs / name).write_bytes((audio_dir / name).read_bytes())
+    entries, _ = list_sources(songs)
+    write_part(tmp_path / "results", classify_entries(ModelZoo.load(defer=True), entries), 0)
+    finish_table(tmp_path / "results", entries)
+
+    at = _app().run()
+    at.switch_page("pages/library.py").run()
+    assert not at.exception and any("Type the folder" in i.value for i in at.info)
+    at.text_input[0].set_value(str(tmp_path / "nowhere")).run()
+    assert at.error and not at.exception
+    at.text_input[0].set_value(str(tmp_path / "results")).run()
+    assert not at.exception and not at.error
+    assert at.subheader[0].value == "2 songs classified, 1 could not be"
+    assert len(at.dataframe[0].value) == 2
+    at.selectbox[0].set_value(str((songs / "chirp.wav").resolve())).run()
+    at.button[0].click().run()
+    assert not at.exception
+    assert any("From your library" in c.value for c in at.caption)
+    assert {m.label for m in at.metric} >= {"Predicted genre", "Probability"}

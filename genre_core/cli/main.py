@@ -122,6 +122,28 @@ def _headline_and_states(models_dir: Path, index, cache: FeatureCache, cache_dir
               f"{t.mixed_share_below:.0%} of the 3 s patches agree with the answer")
 
 
+def cmd_library(args: argparse.Namespace) -> int:
+    from genre_core.library.engine import run_library
+    from genre_core.library.results import CSV, TABLE, summary_lines
+
+    if not Path(args.source).exists():
+        raise GenreCoreError(f"{args.source}: no such folder or list of files.")
+    try:
+        table, missing, seconds = run_library(args.source, args.out, args.models_dir, args.address, args.workers,
+                                              args.all_models, args.batch_size, not args.quiet)
+    except ValueError as exc:  # a manifest without a path column
+        raise GenreCoreError(str(exc)) from exc
+    except KeyboardInterrupt:
+        print(f"interrupted; the files classified so far are kept in {args.out}: run the same command to continue",
+              file=sys.stderr)
+        return 130
+    for line in summary_lines(table, missing):
+        print(line)
+    print(f"table: {Path(args.out) / TABLE} and {Path(args.out) / CSV}" +
+          (f" ({seconds:.0f} s classifying)" if seconds else " (nothing new to classify)"))
+    return 0
+
+
 def cmd_slides(args: argparse.Namespace) -> int:
     from genre_core.outputs.slides import write_deck
 
@@ -311,6 +333,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--models-dir", default=str(DEFAULT_MODELS_DIR))
     p.add_argument("--folds", type=int, default=5)
     p.set_defaults(func=cmd_finish)
+
+    p = sub.add_parser("library", help="classify a whole music library on Ray (this machine, or a cluster with "
+                                       "--address); resumable; writes library.parquet and library.csv")
+    p.add_argument("source", help="a folder (walked recursively), a text file of paths, or a CSV with a 'path' column")
+    p.add_argument("--out", required=True, help="results folder (an interrupted run continues from what is there)")
+    p.add_argument("--address", help="Ray cluster to join, e.g. 10.0.0.5:6379 (default: $RAY_ADDRESS, else Ray is "
+                                     "started on this machine, on loopback only)")
+    p.add_argument("--workers", type=int, help="worker processes (default: one per CPU of the cluster)")
+    p.add_argument("--all-models", action="store_true", help="run every model, not only the answer's")
+    p.add_argument("--batch-size", type=int, default=4, help="files per task")
+    p.add_argument("--models-dir", default=str(DEFAULT_MODELS_DIR))
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_library)
 
     p = sub.add_parser("slides", help="write the model comparison as a slide deck (.pptx or .pdf)")
     p.add_argument("file", help="deck to write, ending in .pptx or .pdf")

@@ -222,7 +222,8 @@ def _onnx_network(folder: Path, config: dict) -> OnnxNetwork | None:
             return None  # exported from other weights: re-run scripts/export_musicnn_onnx.py
         if hashlib.sha256(path.read_bytes()).hexdigest() != block.get("sha256"):
             return None
-        return OnnxNetwork(path)
+        # GENRE_CORE_THREADS: a worker that owns one core (library runs) says so; 0 is ONNX Runtime's default
+        return OnnxNetwork(path, int(os.environ.get("GENRE_CORE_THREADS", "0")))
     except Exception:  # missing file, no onnxruntime, a graph it rejects: torch gives the same answer
         return None
 

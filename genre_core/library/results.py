@@ -1,0 +1,178 @@
+"""A classified music library as a table: which files to classify (a folder, a list of paths, a manifest CSV),
+one row per file, the parts written while a run goes on (so an interrupted run resumes), and the summary.
+
+The table's columns are ``COLUMNS``; ``file_key`` (path, size, modification time) decides whether a file
+already in the results is done or changed since.
+"""
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from genre_core.audio.decode import SUPPORTED_EXTENSIONS
+from genre_core.outputs.text import csv_text
+from genre_core.serving.zoo import Classification, ModelZoo
+
+COLUMNS = ["path", "size_bytes", "mtime", "duration_s", "genre", "probability", "second_genre",
+           "second_probability", "state", "agreement", "top_tags", "warnings", "error", "node"]
+PARTS = "parts"  # folder of the results folder holding one Parquet file per finished batch
+TABLE = "library.parquet"
+CSV = "library.csv"
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    path: str
+    size_bytes: int
+    mtime: float
+
+    @property
+    def key(self) -> tuple[str, int, float]:
+        return self.path, self.size_bytes, round(self.mtime, 3)
+
+
+def _entry(path: Path) -> FileEntry:
+    stat = path.stat()
+    return FileEntry(str(path.resolve()), int(stat.st_size), float(stat.st_mtime))
+
+
+def list_sources(source: str | os.PathLike) -> tuple[list[FileEntry], list[tuple[str, str]]]:
+    """The audio files named by ``source`` and the ones that cannot be read at all, as (path, reason).
+
+    ``source`` is a folder (walked recursively, by extension), a text file with one path per line, or a CSV
+    with a ``path`` column; relative paths in a list are taken from the list's folder.
+    """
+    source = Path(source)
+    missing: list[tuple[str, str]] = []
+    if source.is_dir():
+        paths = sorted(p for p in source.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED_EXTENSIONS)
+    elif source.is_file():
+        if source.suffix.lower() == ".csv":
+            frame = pd.read_csv(source)
+            if "path" not in frame.columns:
+                raise ValueError(f"{source} has no 'path' column")
+            names = [str(p) for p in frame["path"].dropna()]
+        else:
+            names = [line.strip() for line in source.read_text(encoding="utf-8").splitlines() if line.strip()]
+        paths = []
+        for name in names:
+            path = Path(name) if Path(name).is_absolute() else source.parent / name
+            (paths.append(path) if path.is_file() else missing.append((str(path), "no such file")))
+    else:
+        raise FileNotFoundError(f"{source} is neither a folder nor a list of files")
+    return [_entry(p) for p in paths], missing
+
+
+def result_row(entry: FileEntry, result: Classification | None, zoo: ModelZoo | None, error: str | None,
+               node: str = "") -> dict:
+    """One row of the library table for ``entry``: the headline answer, or the reason it has none."""
+    row = {"path": entry.path, "size_bytes": entry.size_bytes, "mtime": entry.mtime, "duration_s": None,
+           "genre": None, "probability": None, "second_genre": None, "second_probability": None, "state": None,
+           "agreement": None, "top_tags": None, "warnings": None, "error": error, "node": node}
+    if result is None:
+        return row
+    final = result.final
+    order = np.argsort(final.probabilities)[::-1]
+    tagged = result.tags(zoo.tagger) if zoo is not None else None
+    row.update(duration_s=round(result.clip.duration, 2), genre=final.labels[order[0]],
+               probability=round(float(final.probabilities[order[0]]), 6), second_genre=final.labels[order[1]],
+               second_probability=round(float(final.probabilities[order[1]]), 6),
+               state=result.verdict.state if result.verdict is not None else None,
+               agreement=round(result.agreeing / len(result.predictions), 4),
+               warnings=" ".join(result.warnings) or None)
+    if tagged is not None:
+        mean = tagged.mean_tags()
+        row["top_tags"] = ", ".join(zoo.tagger.tags[i] for i in np.argsort(mean)[::-1][:5])
+    return row
+
+
+def read_done(out: str | os.PathLike) -> pd.DataFrame:
+    """Every row written so far under ``out`` (parts of an unfinished run, or the finished table)."""
+    out = Path(out)
+    frames = [pd.read_parquet(p) for p in sorted((out / PARTS).glob("*.parquet"))] if (out / PARTS).is_dir() else []
+    if not frames and (out / TABLE).exists():
+        frames = [pd.read_parquet(out / TABLE)]
+    if not frames:
+        return pd.DataFrame(columns=COLUMNS)
+    # a file classified again after it changed: its newest row wins
+    return pd.concat(frames, ignore_index=True).drop_duplicates("path", keep="last").reset_index(drop=True)
+
+
+def still_to_do(entries: list[FileEntry], done: pd.DataFrame) -> list[FileEntry]:
+    """``entries`` not in ``done`` with the same size and modification time (new or changed files)."""
+    known = {(p, int(s), round(float(m), 3)) for p, s, m in zip(done["path"], done["size_bytes"], done["mtime"])}
+    return [e for e in entries if e.key not in known]
+
+
+def write_part(out: str | os.PathLike, rows: list[dict], number: int) -> Path:
+    """One finished batch, written atomically (a run killed mid-write leaves no half part)."""
+    folder = Path(out) / PARTS
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"part-{number:06d}.parquet"
+    tmp = path.with_suffix(".tmp")
+    pd.DataFrame(rows, columns=COLUMNS).to_parquet(tmp, index=False)
+    tmp.replace(path)
+    return path
+
+
+def next_part_number(out: str | os.PathLike) -> int:
+    folder = Path(out) / PARTS
+    numbers = [int(p.stem.split("-")[1]) for p in folder.glob("part-*.parquet")] if folder.is_dir() else []
+    return max(numbers, default=-1) + 1
+
+
+def finish_table(out: str | os.PathLike, entries: list[FileEntry]) -> pd.DataFrame:
+    """The results of ``entries`` (in their order) as ``library.parquet`` and a spreadsheet-safe ``library.csv``."""
+    out = Path(out)
+    done = read_done(out).set_index("path")
+    table = done.reindex([e.path for e in entries if e.path in done.index]).reset_index()[COLUMNS]
+    tmp = out / (TABLE + ".tmp")
+    table.to_parquet(tmp, index=False)
+    tmp.replace(out / TABLE)
+    (out / CSV).write_text(csv_text(table), encoding="utf-8")
+    return table
+
+
+def summary_lines(table: pd.DataFrame, missing: list[tuple[str, str]] = ()) -> list[str]:
+    """Genres counted and files failed by reason, for the end of a run."""
+    good = table[table["error"].isna()]
+    lines = [f"{len(good)} of {len(table) + len(missing)} files classified"]
+    lines += [f"  {genre:<10} {n}" for genre, n in good["genre"].value_counts().items()]
+    failed = table[table["error"].notna()]
+    reasons = Counter(_reason(error, path) for path, error in zip(failed["path"], failed["error"]))
+    reasons.update(reason for _, reason in missing)
+    if reasons:
+        lines.append(f"{sum(reasons.values())} failed:")
+        lines += [f"  {n:>5}  {reason}" for reason, n in reasons.most_common()]
+    unsure = int((good["state"] == "unsure").sum()) if "state" in good else 0
+    if unsure:
+        lines.append(f"{unsure} answers are 'not sure' (state column)")
+    return lines
+
+
+def _reason(error: str, path: str) -> str:
+    """An error message without the file's own name, so the same failure counts once."""
+    return error.replace(f"'{Path(path).name}'", "the file").replace(path, "the file")
+
+
+def read_table(path: str | os.PathLike) -> pd.DataFrame:
+    """A finished results table (library.parquet or library.csv, or the folder holding them); raises
+    ValueError in words when it is not one."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / TABLE if (path / TABLE).exists() else path / CSV
+    if not path.is_file():
+        raise ValueError(f"{path} is not a results file: run `genre-core library SOURCE --out FOLDER` first.")
+    try:
+        table = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    except Exception as exc:  # pyarrow and pandas raise many types for a file that is not a table
+        raise ValueError(f"{path} could not be read as a table ({exc}).") from exc
+    absent = [c for c in ("path", "genre", "probability", "error") if c not in table.columns]
+    if absent:
+        raise ValueError(f"{path} is not a library results table (no {', '.join(absent)} column).")
+    return table
