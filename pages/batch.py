@@ -36,6 +36,7 @@ table = st.session_state["batch_table"]
 
 done, failed = table[table["problem"].isna()], table[table["problem"].notna()]
 st.subheader(f"{len(done)} classified" + (f", {len(failed)} could not be" if len(failed) else ""))
+# a line between the heading and the table: the table's toolbar (search, download) appears above it
 st.dataframe(done.drop(columns="problem"), hide_index=True, width="stretch", column_config={
     "confidence": st.column_config.ProgressColumn("confidence", format="percent", min_value=0, max_value=1,
                                                   help="Probability of the genre under the headline rule."),

@@ -209,13 +209,14 @@ agreeing.metric("Models agreeing", f"{result.agreeing} of {len(result.prediction
                 help="Models whose most probable genre is the same as the answer.")
 scores = metrics_table(MODELS_DIR)
 score_of = dict(zip(scores["model"], scores["balanced_accuracy_mean"])) if not scores.empty else {}
-rows = [{"model": zoo.models[name].config.get("title", name), "answer": p.mean_label,
-         "probability": float(p.probabilities.max()), "runner-up": p.top(2)[1][0],
-         "balanced accuracy": score_of.get(name)}
+# four narrow columns: the table fits a phone without sideways scrolling
+rows = [{"model": zoo.models[name].config.get("title", name),
+         "answer": genre_name(p.mean_label),
+         "probability": float(p.probabilities.max()), "balanced accuracy": score_of.get(name)}
         for name, p in result.predictions.items()]
 st.dataframe(pd.DataFrame(rows).sort_values("balanced accuracy", ascending=False), hide_index=True,
              width="stretch", column_config={
-                 "model": st.column_config.TextColumn(width="large"),
+                 "model": st.column_config.TextColumn(width="medium"),
                  "probability": st.column_config.ProgressColumn("probability", format="percent", min_value=0,
                                                                 max_value=1),
                  "balanced accuracy": st.column_config.NumberColumn(

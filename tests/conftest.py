@@ -11,6 +11,9 @@ import soundfile as sf
 
 ROOT = Path(__file__).resolve().parent.parent
 SR = 22050
+# Ray clusters made by the tests live on loopback only: with this, Ray takes 127.0.0.1 as this machine's
+# address instead of its network interface's (read when ray is first imported, so set before any test does).
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
 
 def chirp(seconds: float, sr: int = SR, f0: float = 110.0, f1: float = 4000.0) -> np.ndarray:

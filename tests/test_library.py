@@ -52,7 +52,19 @@ def _same(rows: pd.DataFrame, expected: pd.DataFrame) -> None:
                        atol=1e-5)
 
 
-def test_ray_on_this_machine_equals_one_process_and_resumes(library, expected, tmp_path):
+@pytest.fixture()
+def local_ray():
+    """Ray on this machine for one test: 2 CPUs, loopback only, no dashboard (runs reuse it)."""
+    import ray
+
+    from genre_core.library.engine import start_ray
+
+    start_ray(None, 2)
+    yield
+    ray.shutdown()
+
+
+def test_ray_on_this_machine_equals_one_process_and_resumes(library, expected, tmp_path, local_ray):
     out = tmp_path / "results"
     table, missing, _ = run_library(library, out, workers=2, progress=False, stop_after=2)  # interrupted after 2
     assert len(read_done(out)) == 2 and not missing

@@ -5,13 +5,13 @@ import base64
 import json
 import subprocess
 import sys
+import tomllib
 from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-import tomllib
 from conftest import chirp, write_wav
 
 from genre_core.serving.zoo import ModelZoo

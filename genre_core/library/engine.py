@@ -74,7 +74,10 @@ def start_ray(address: str | None, workers: int | None) -> bool:
         return False
     address = address or os.environ.get("RAY_ADDRESS") or None
     if address:
-        ray.init(address=address, log_to_driver=False, runtime_env={"env_vars": WORKER_ENV})
+        # a cluster on this machine's loopback (tests, a single machine) is joined from loopback too
+        on_loopback = address.split("://")[-1].split(":")[0] in ("127.0.0.1", "localhost")
+        ray.init(address=address, log_to_driver=False, runtime_env={"env_vars": WORKER_ENV},
+                 **({"_node_ip_address": "127.0.0.1"} if on_loopback else {}))
     else:
         ray.init(num_cpus=workers or os.cpu_count(), include_dashboard=False, _node_ip_address="127.0.0.1",
                  log_to_driver=False, runtime_env={"env_vars": WORKER_ENV}, configure_logging=False)

@@ -34,8 +34,10 @@ DARK_BLUES = [[0.0, "#0e1117"], [0.25, "#123a63"], [0.6, "#2f7bc4"], [1.0, "#bfe
 
 
 def _layout(fig: go.Figure, title: str, height: int = 420) -> go.Figure:
-    fig.update_layout(title=dict(text=title, font=dict(size=20)), font=FONT, height=height,
-                      margin=dict(l=60, r=20, t=60, b=50),
+    # the title sits just above the plot, the chart's toolbar above it: on a phone they no longer overlap
+    fig.update_layout(title=dict(text=title, font=dict(size=19), yref="paper", y=1, yanchor="bottom",
+                                 pad=dict(b=12), automargin=True), font=FONT, height=height,
+                      margin=dict(l=60, r=20, t=70, b=50),
                       # below the plot, left-aligned: a legend beside it squeezes the plot on a phone
                       legend=dict(font=dict(size=15), orientation="h", yanchor="top", y=-0.22, x=0, xanchor="left"))
     fig.update_xaxes(tickfont=TICK_FONT, title_font=dict(size=16))
