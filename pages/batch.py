@@ -36,7 +36,9 @@ table = st.session_state["batch_table"]
 
 done, failed = table[table["problem"].isna()], table[table["problem"].notna()]
 st.subheader(f"{len(done)} classified" + (f", {len(failed)} could not be" if len(failed) else ""))
-# a line between the heading and the table: the table's toolbar (search, download) appears above it
+# a line between the heading and the table: the table's toolbar (search, download) appears above it and
+# would otherwise cover the heading on a phone
+st.caption("Click a column's name to sort by it; the table's toolbar searches it.")
 st.dataframe(done.drop(columns="problem"), hide_index=True, width="stretch", column_config={
     "confidence": st.column_config.ProgressColumn("confidence", format="percent", min_value=0, max_value=1,
                                                   help="Probability of the genre under the headline rule."),

@@ -45,7 +45,7 @@ view = view.sort_values(sort_by, ascending=False)
 shown = ["title", "model"] + [c for label in metric_columns for c in (label, "±") if c in view.columns
                               and (c != "±" or label == sort_by)]
 st.dataframe(view[shown], hide_index=True, width="stretch", column_config={
-    "title": st.column_config.TextColumn("model", width="medium"),
+    "title": st.column_config.TextColumn("model", width="large"),
     "model": st.column_config.TextColumn("folder", width="small"),
     **{c: st.column_config.NumberColumn(format="%.3f", width="small") for c in shown[2:]},
 })

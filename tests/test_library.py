@@ -74,9 +74,12 @@ def test_ray_on_this_machine_equals_one_process_and_resumes(library, expected, t
     assert (out / TABLE).exists() and pd.read_csv(out / CSV)["path"].tolist() == table["path"].tolist()
     _, _, seconds = run_library(library, out, workers=2, progress=False)
     assert seconds == 0  # nothing new: nothing classified again
-    changed = library / "chirp.wav"
+    copy = tmp_path / "library"  # the shared folder stays as it is for the other tests
+    shutil.copytree(library, copy)
+    run_library(copy, tmp_path / "copy-results", workers=2, progress=False)
+    changed = copy / "chirp.wav"
     write_wav(changed, np.tile(chirp(5.0, f0=300), 2))  # same name, new content: classified again
-    table, _, seconds = run_library(library, out, workers=1, progress=False)
+    table, _, seconds = run_library(copy, tmp_path / "copy-results", workers=1, progress=False)
     assert seconds > 0 and table.loc[table["path"] == str(changed.resolve()), "size_bytes"].item() == changed.stat().st_size
 
 

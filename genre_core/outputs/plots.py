@@ -39,7 +39,8 @@ def _layout(fig: go.Figure, title: str, height: int = 420) -> go.Figure:
                                  pad=dict(b=12), automargin=True), font=FONT, height=height,
                       margin=dict(l=60, r=20, t=70, b=50),
                       # below the plot, left-aligned: a legend beside it squeezes the plot on a phone
-                      legend=dict(font=dict(size=15), orientation="h", yanchor="top", y=-0.22, x=0, xanchor="left"))
+                      legend=dict(font=dict(size=15), orientation="h", yref="container", y=0, yanchor="bottom", x=0,
+                                  xanchor="left"))
     fig.update_xaxes(tickfont=TICK_FONT, title_font=dict(size=16))
     fig.update_yaxes(tickfont=TICK_FONT, title_font=dict(size=16), automargin=True)
     return fig
