@@ -102,7 +102,7 @@ def report_images(result: Classification, zoo: ModelZoo) -> dict[str, str]:
     final = result.final
     order = np.argsort(final.probabilities)
     fig, ax = plt.subplots(figsize=(6, 3.6))
-    ax.barh([final.labels[i] for i in order], final.probabilities[order] * 100,
+    ax.barh([genre_name(final.labels[i]) for i in order], final.probabilities[order] * 100,
             color=[GENRE_COLORS.get(final.labels[i], "#777") for i in order])
     for y, i in enumerate(order):
         ax.text(final.probabilities[i] * 100 + 1, y, percent(final.probabilities[i]), va="center", fontsize=9)
@@ -123,7 +123,7 @@ def report_images(result: Classification, zoo: ModelZoo) -> dict[str, str]:
     if final.window_probabilities is not None and len(final.window_probabilities) > 1:
         centres = final.window_times.mean(axis=1)
         fig, ax = plt.subplots(figsize=(10, 3.2))
-        ax.stackplot(centres, (final.window_probabilities * 100).T, labels=final.labels,
+        ax.stackplot(centres, (final.window_probabilities * 100).T, labels=[genre_name(g) for g in final.labels],
                      colors=[GENRE_COLORS.get(g, "#777") for g in final.labels])
         ax.set_ylim(0, 100)
         ax.set_xlabel("time (s)")
