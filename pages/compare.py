@@ -69,7 +69,7 @@ second = c2.selectbox("Model B", others, index=others.index(pair[1]) if len(pair
     if others else None
 normalize = c3.toggle("Row %", value=True)
 chosen = [m for m in (first, second) if m]
-trained = [m for m in models if not history(MODELS_DIR, m).empty and "val_loss" in history(MODELS_DIR, m)]
+trained = [m for m in models if "val_loss" in history(MODELS_DIR, m)]  # an empty history has no columns
 
 
 def _confusion(name: str):
