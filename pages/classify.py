@@ -183,7 +183,8 @@ if transfer is not None:
             explained.clear()
             with zoo.lock:
                 explained[digest] = explain(zoo.tagger, transfer.svm, result.analysis.samples(
-                    zoo.tagger.front_end.sample_rate), transfer.labels.index(genre), genre, zoo.max_patches)
+                    zoo.tagger.front_end.sample_rate), transfer.labels.index(genre), genre, zoo.max_patches,
+                    head_input=transfer.head_input)
         st.rerun()  # draw the page again without the button
     if digest in explained:
         saliency = explained[digest]

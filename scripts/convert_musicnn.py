@@ -69,6 +69,24 @@ def to_state_dict(tf_vars: dict) -> dict[str, torch.Tensor]:
     return state
 
 
+def vgg_state_dict(tf_vars: dict) -> dict[str, torch.Tensor]:
+    """TensorFlow variables of musicnn's MSD_vgg / MTT_vgg checkpoint -> MusicVGG state dict.
+
+    Used by scripts/transfer_levers.py to measure the vgg embedding; not shipped (see the issue-18 note)."""
+    state: dict[str, torch.Tensor] = {}
+    for i in range(5):
+        state[f"convs.{i}.weight"] = torch.from_numpy(tf_vars[f"{i + 1}CNN/kernel"]).permute(3, 2, 0, 1).contiguous()
+        state[f"convs.{i}.bias"] = torch.from_numpy(tf_vars[f"{i + 1}CNN/bias"])
+    names = [("input_bn", "batch_normalization")] + [(f"bns.{i}", f"batch_normalization_{i + 1}") for i in range(5)]
+    for ours, tf_name in names:
+        for tf_field, field in BN_FIELDS.items():
+            state[f"{ours}.{field}"] = torch.from_numpy(tf_vars[f"{tf_name}/{tf_field}"])
+        state[f"{ours}.num_batches_tracked"] = torch.tensor(0)
+    state["tags.weight"] = torch.from_numpy(tf_vars["dense/kernel"]).t().contiguous()
+    state["tags.bias"] = torch.from_numpy(tf_vars["dense/bias"])
+    return state
+
+
 def fetch_wheel(folder: Path) -> Path:
     subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(folder),
                     f"{PACKAGE}=={VERSION}"], check=True)

@@ -3,12 +3,16 @@
 For every clip of the GTZAN copy (and, with --augment, one production-augmented copy of it: EQ tilt, loud
 soft-clip mastering, AAC; genre_core/training/audio_augment.py) the pretrained tagger's per-patch outputs are
 computed once and cached: the penultimate layer (200), the mid end's max and mean pool (753 each) and the
-tags (50). Then each candidate input is scored exactly as `train musicnn_logreg` scores it: a class-balanced
+tags (50); with --vgg-wheel also the pool5 layer (256) of musicnn's MSD_vgg network from the musicnn 0.1.0 wheel
+(ported in genre_core/models/musicnn_net.py, weights mapped by scripts/convert_musicnn.py; not shipped).
+Then each candidate input is scored exactly as `train musicnn_logreg` scores it: a class-balanced
 logistic regression on every patch, C by inner grouped 3-fold CV on the training part only, clip-level
 stratified 5-fold (seed 0) and the artist-filtered split (train+valid / test). Augmented copies are added to
 the training part only; test clips are always the originals.
 
     .venv/bin/python scripts/transfer_levers.py --data ../shared/gtzan [--augment] [--inputs penultimate pooled]
+    .venv/bin/python scripts/transfer_levers.py --data ../shared/gtzan --vgg-wheel musicnn-0.1.0-py3-none-any.whl \
+        --inputs penultimate+tags penultimate+tags+msd_vgg
 """
 from __future__ import annotations
 
@@ -63,6 +67,44 @@ def cached_outputs(tagger, clip, variant: str, cache: Path) -> dict[str, np.ndar
     return out
 
 
+def add_vgg(outputs: dict[str, np.ndarray], clip, tagger, vgg, cache: Path) -> dict[str, np.ndarray]:
+    """Add MSD_vgg's per-patch pool5 (n, 256) to a clip's cached outputs (same 3 s patches as musicnn)."""
+    import torch
+
+    if "msd_vgg" in outputs:
+        return outputs
+    samples = load_audio(clip.path, tagger.front_end.sample_rate).samples
+    with torch.inference_mode():
+        f = vgg.features(torch.from_numpy(np.ascontiguousarray(tagger.patches(samples))))
+    outputs = {**outputs, "msd_vgg": f["pool5"].numpy().astype(np.float32),
+               "msd_vgg_tags": torch.sigmoid(f["logits"]).numpy().astype(np.float32)}
+    path = cache / f"{clip.clip_id}-{file_digest(clip.path)}-original.npz"
+    np.savez(path.with_suffix(".tmp.npz"), **outputs)
+    path.with_suffix(".tmp.npz").replace(path)
+    return outputs
+
+
+def load_vgg(wheel: str):
+    """MusicVGG with MSD_vgg's weights read from the musicnn wheel (no TensorFlow needed)."""
+    import sys
+    import tempfile
+    import zipfile
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from convert_musicnn import vgg_state_dict
+    from tf_checkpoint import read_checkpoint
+
+    from genre_core.models.musicnn_net import MusicVGG
+
+    with tempfile.TemporaryDirectory() as tmp:
+        with zipfile.ZipFile(wheel) as archive:
+            archive.extractall(tmp)
+        state = vgg_state_dict(read_checkpoint(f"{tmp}/musicnn/MSD_vgg/"))
+    vgg = MusicVGG()
+    vgg.load_state_dict(state, strict=True)
+    return vgg.eval()
+
+
 def frame(clips, idx, probs) -> list[dict]:
     rows = []
     for i, p in zip(idx, probs):
@@ -109,6 +151,7 @@ def main() -> None:
     parser.add_argument("--augment", action="store_true", help="also score heads trained with one augmented copy")
     parser.add_argument("--inputs", nargs="+", default=["penultimate", "pooled", "penultimate+tags"])
     parser.add_argument("--out", default="reports/transfer_levers.json")
+    parser.add_argument("--vgg-wheel", help="musicnn-0.1.0 wheel: also compute MSD_vgg's pool5 (input name msd_vgg)")
     args = parser.parse_args()
     index = index_dataset(args.data)
     labels = index.labels()
@@ -118,6 +161,9 @@ def main() -> None:
     from tqdm import tqdm
 
     originals = [cached_outputs(tagger, c, "original", cache) for c in tqdm(index.clips, desc="original")]
+    if args.vgg_wheel:
+        vgg = load_vgg(args.vgg_wheel)
+        originals = [add_vgg(o, c, tagger, vgg, cache) for o, c in zip(originals, tqdm(index.clips, desc="MSD_vgg"))]
     augmented = [cached_outputs(tagger, c, "production1", cache) for c in tqdm(index.clips, desc="augmented")] \
         if args.augment else None
     folds = stratified_folds(labels, 5, 0)
@@ -133,8 +179,9 @@ def main() -> None:
             print(f"{name:<40} 5-fold balanced {r['kfold_balanced']:.3f} ± {r['kfold_balanced_std']:.3f}  "
                   f"artist covered balanced {r.get('artist_covered_balanced', float('nan')):.3f}  "
                   f"C {r['C_per_fold']} / {r.get('artist_C')}", flush=True)
+            previous = json.loads(Path(args.out).read_text())["results"] if Path(args.out).exists() else {}
             Path(args.out).write_text(json.dumps({"data": str(args.data), "n_clips": len(index.clips),
-                                                  "results": results}, indent=2) + "\n")
+                                                  "results": {**previous, **results}}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

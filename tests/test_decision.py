@@ -15,22 +15,31 @@ from genre_core.training.decision import build_headline
 from genre_core.training.transfer import fit_patch_logreg
 
 
-def _write_model(models: Path, name: str, truth: np.ndarray, folds: np.ndarray, accuracy: float, seed: int) -> None:
-    """A fake stored model whose out-of-fold answers are right with probability ``accuracy``."""
-    rng = np.random.default_rng(seed)
-    folder = models / name
-    folder.mkdir(parents=True)
-    (folder / "config.json").write_text(json.dumps({"name": name, "kind": "svm", "labels": list(GENRES)}))
+def _rows(truth: np.ndarray, folds: np.ndarray, accuracy: float, rng: np.random.Generator, prefix: str = "") -> list:
     rows = []
     for i, (t, f) in enumerate(zip(truth, folds)):
         right = rng.random() < accuracy
         label = t if right else (t + 1 + rng.integers(9)) % 10
         p = rng.dirichlet(np.ones(10)) * 0.4
         p[label] += 0.6
-        row = {"clip_id": f"{GENRES[t]}.{i:05d}", "fold": int(f), "true": GENRES[t], "vote": GENRES[label],
+        row = {"clip_id": f"{prefix}{GENRES[t]}.{i:05d}", "fold": int(f), "true": GENRES[t], "vote": GENRES[label],
                "mean": GENRES[int(np.argmax(p))], **{f"p_{g}": v for g, v in zip(GENRES, p)}}
         rows.append(row)
-    pd.DataFrame(rows).to_csv(folder / "oof_predictions.csv", index=False)
+    return rows
+
+
+def _write_model(models: Path, name: str, truth: np.ndarray, folds: np.ndarray, accuracy: float, seed: int,
+                 artist_accuracy: float | None = None) -> None:
+    """A fake stored model whose out-of-fold (and artist-filtered test) answers are right with that probability."""
+    rng = np.random.default_rng(seed)
+    folder = models / name
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(json.dumps({"name": name, "kind": "svm", "labels": list(GENRES)}))
+    pd.DataFrame(_rows(truth, folds, accuracy, rng)).to_csv(folder / "oof_predictions.csv", index=False)
+    if artist_accuracy is not None:
+        test = np.repeat(np.arange(10), 6)
+        pd.DataFrame(_rows(test, np.zeros_like(test), artist_accuracy, rng, "test-")).drop(columns="fold").to_csv(
+            folder / "artist_predictions.csv", index=False)
 
 
 @pytest.fixture()
@@ -76,3 +85,19 @@ def test_patch_logistic_regression_learns_separable_embeddings():
     clip_probs, patch_probs = clip_probabilities(pipeline, centres[7] + rng.normal(size=(6, 16)), 10)
     assert patch_probs.shape == (6, 10) and int(np.argmax(clip_probs)) == 7
     np.testing.assert_allclose(clip_probs, patch_probs.mean(axis=0))
+
+
+def test_every_candidate_is_reported_on_both_protocols_and_the_card_says_which_was_trusted(tmp_path):
+    truth = np.repeat(np.arange(10), 12)
+    folds = np.tile(np.arange(1, 5), 30)
+    _write_model(tmp_path, "strong", truth, folds, 0.9, 0, artist_accuracy=0.3)  # learns the artists
+    _write_model(tmp_path, "weak", truth, folds, 0.5, 1, artist_accuracy=0.95)
+    metrics = build_headline(tmp_path, ("strong", "weak"))
+    config = json.loads((tmp_path / "headline" / "config.json").read_text())
+    artist = metrics["candidates_artist_covered_balanced"]
+    assert set(artist) == {"strong", "weak", "stack"} and artist["weak"] > artist["strong"]
+    assert config["chosen"] in ("strong", "stack")  # chosen on nested k-fold, never on the artist test
+    card = (tmp_path / "headline" / "MODEL_CARD.md").read_text()
+    assert "| weak | " in card and "The artist-filtered test would rank weak first" in card
+    assert "Trusted: the nested k-fold choice" in card
+    assert metrics["artist_filtered"]["mean"]["n_clips"] == 60

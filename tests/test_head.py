@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 from conftest import chirp, write_wav
 
+from genre_core.audio.errors import ModelLoadError
 from genre_core.models.artifacts import SVM_FILE, load_model
+from genre_core.models.embeddings import HeadInput, TaggerOutput
 from genre_core.models.head import HEAD_FILE, LinearHead, load_head
 from genre_core.models.sklearn_io import load_svm
 
@@ -27,7 +29,9 @@ def pipeline():
 
 
 def test_the_arrays_give_the_pipelines_probabilities(pipeline):
-    embeddings = np.load(ROOT / "models" / "headline" / "reference_embeddings.npz")["reference"]
+    embeddings = np.load(ROOT / "models" / "headline" / "reference_embeddings.npz")["reference"]  # (n, 200)
+    extra = pipeline.n_features_in_ - embeddings.shape[1]  # a head that also reads the tag probabilities
+    embeddings = np.hstack([embeddings, np.random.default_rng(0).uniform(0, 1, (len(embeddings), extra))])
     head = LinearHead.from_pipeline(pipeline)
     # in float64 they are the same numbers; on float32 input scikit-learn computes in float32
     np.testing.assert_allclose(head.predict_proba(embeddings.astype(np.float64)),
@@ -61,6 +65,29 @@ def test_a_head_not_from_the_stored_pipeline_is_not_used(tmp_path):
     config["head"]["from_weights_sha256"] = "0" * 64  # written from another model.skops
     (folder / "config.json").write_text(json.dumps(config))
     assert not isinstance(load_model(folder).svm, LinearHead)
+
+
+def test_the_head_reads_the_layers_its_config_names(tmp_path):
+    outputs = TaggerOutput(tags=np.full((4, 50), 0.5), penultimate=np.ones((4, 200)), times=np.zeros((4, 2)))
+    assert HeadInput.from_config({}).stack(outputs).shape == (4, 200)  # folders stored before head_input
+    both = HeadInput(("penultimate", "tags"))
+    assert HeadInput.from_config({"head_input": both.to_dict()}) == both
+    stacked = both.stack(outputs)
+    assert stacked.shape == (4, 250) and stacked[0, 199] == 1.0 and stacked[0, 200] == 0.5
+    assert both.stack({"penultimate": outputs.penultimate, "tags": outputs.tags}).shape == (4, 250)
+    with pytest.raises(ValueError, match="head input layers"):
+        HeadInput(("penultimate", "pool5"))
+    stored = load_model(TRANSFER)
+    assert stored.head_input.stack(outputs).shape[1] == stored.svm.coef.shape[1]
+
+
+def test_a_config_naming_an_unknown_head_input_is_refused_with_the_folder(tmp_path):
+    folder = _copy(tmp_path)
+    config = json.loads((folder / "config.json").read_text())
+    config["head_input"] = {"layers": ["penultimate", "no such layer"]}
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelLoadError, match="head_input is invalid"):
+        load_model(folder)
 
 
 def test_a_changed_head_file_falls_back_to_the_pipeline(tmp_path):

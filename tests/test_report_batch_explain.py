@@ -115,7 +115,7 @@ def test_why_explains_the_answer_given(zoo, gtzan_dir):
     genre = result.final.vote_label
     g = model.labels.index(genre)
     samples = result.analysis.samples(16000)
-    why = explain(zoo.tagger, model.svm, samples, g, genre)
+    why = explain(zoo.tagger, model.svm, samples, g, genre, head_input=model.head_input)
     assert why.drops.shape == (8, 10) and why.patch_share.sum() == pytest.approx(1.0)
     assert why.probability == pytest.approx(result.final.probabilities[g], abs=1e-4)
     band = int(np.argmax(why.band_drop))
@@ -123,7 +123,7 @@ def test_why_explains_the_answer_given(zoo, gtzan_dir):
     quieter = turn_down(patches, band, 8)
     assert np.allclose(quieter[:, :, :band * 12], patches[:, :, :band * 12])  # only that band changed
     assert (quieter[:, :, band * 12:(band + 1) * 12] <= patches[:, :, band * 12:(band + 1) * 12] + 1e-6).all()
-    turned = clip_probabilities(model.svm, zoo.tagger.run(quieter)["penultimate"], 10)[0][g]
+    turned = clip_probabilities(model.svm, model.head_input.stack(zoo.tagger.run(quieter)), 10)[0][g]
     assert why.probability - turned == pytest.approx(why.band_drop[band], abs=1e-4) and why.band_drop[band] > 0.1
     assert why.band_label(band) in why.in_words() and genre in why.in_words()
 

@@ -171,7 +171,7 @@ def bench_sampling(zoo: ModelZoo, data_dir: Path, patches_per_song: int = 80) ->
         return
     index = index_dataset(data_dir)
     cache = EmbeddingCache(default_cache_dir() / "embeddings", model.tagger)
-    embeddings = cache.patch_embeddings(index, progress=False)
+    embeddings = cache.patch_embeddings(index, model.head_input, progress=False)
     per_clip = {c.clip_id: e for c, e in zip(index.clips, embeddings)}
     rng = np.random.default_rng(0)
     songs: dict[str, list[np.ndarray]] = {"one genre": [], "mixed genres": []}

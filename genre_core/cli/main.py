@@ -13,7 +13,6 @@ from tqdm import tqdm
 from genre_core.audio.errors import GenreCoreError
 from genre_core.features.config import DEFAULT_FEATURES, REPRESENTATIONS, FeatureConfig
 from genre_core.features.dataset import DATA_ENV, FeatureCache, default_cache_dir, default_data_dir, index_dataset
-from genre_core.outputs.catalog import metrics_table
 from genre_core.serving.zoo import DEFAULT_MAX_PATCHES, DEFAULT_MODELS_DIR, ModelZoo
 
 
@@ -167,31 +166,17 @@ def cmd_headline(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    table = metrics_table(Path(args.models_dir), args.protocol)
-    if table.empty:
+    from genre_core.outputs.readme import markdown_table, metrics_cells
+
+    header, cells, rows = metrics_cells(Path(args.models_dir), args.protocol)
+    if not rows:
         raise GenreCoreError(f"No trained models with {args.protocol} metrics under {args.models_dir}.")
-    lead = "balanced_accuracy_mean" if args.protocol == "kfold" else "covered_balanced_accuracy_mean"
-    rows = sorted(table.to_dict("records"), key=lambda r: -(r[lead] if r[lead] == r[lead] else -1.0))
-    if args.protocol == "kfold":
-        f = lambda r, k: f"{r[k]:.3f} ± {r[k + '_std']:.3f}"  # noqa: E731
-        header = ["model", "input", "parameters", "balanced acc.", "macro-F1", "accuracy", "balanced acc. (vote)"]
-        cells = [[r["model"], r["representation"], f"{r['parameters']:,}", f(r, "balanced_accuracy_mean"),
-                  f(r, "macro_f1_mean"), f(r, "accuracy_mean"), f(r, "balanced_accuracy_vote")] for r in rows]
-    else:
-        g = lambda x: "–" if x is None or x != x else f"{x:.3f}"  # noqa: E731
-        header = ["model", "input", "test clips", "balanced acc. (covered genres)", "accuracy (covered genres)",
-                  "balanced acc. (all)", "accuracy (all)", "macro-F1 (all)"]
-        cells = [[r["model"], r["representation"], str(r["test_clips"]), g(r["covered_balanced_accuracy_mean"]),
-                  g(r["covered_accuracy_mean"]), g(r["balanced_accuracy_mean"]), g(r["accuracy_mean"]),
-                  g(r["macro_f1_mean"])] for r in rows]
+    if args.protocol == "artist":
         print(f"Artist-filtered test; covered genres: {rows[0]['covered_genres']}")
     print("Clip decision: the top genre of the clip's mean probability (the rule the app shows; "
           f"'vote' = majority of 3 s windows). Protocol: {rows[0]['protocol']}")
     if args.markdown:
-        print("| " + " | ".join(header) + " |")
-        print("|" + "---|" * len(header))
-        for c in cells:
-            print("| " + " | ".join(c) + " |")
+        print(markdown_table(header, cells))
         return 0
     widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(header)]
     print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
@@ -205,6 +190,34 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             print("MISMATCH", p)
         print("reference predictions:", "all reproduced" if not problems else f"{len(problems)} mismatches")
         return 1 if problems else 0
+    return 0
+
+
+def cmd_readme(args: argparse.Namespace) -> int:
+    from genre_core.outputs.readme import read_snapshot, replace_section, results_section
+
+    previous = read_snapshot(args.previous) if args.previous else None
+    if args.previous and previous is None:
+        raise GenreCoreError(f"{args.previous}: no such snapshot (write one with --snapshot before replacing models/).")
+    if args.snapshot:
+        from genre_core.outputs.readme import snapshot
+
+        Path(args.snapshot).write_text(json.dumps(snapshot(args.models_dir), indent=2) + "\n")
+        print(f"snapshot of {args.models_dir}: {args.snapshot}")
+        return 0
+    try:
+        section = results_section(args.models_dir, previous)
+    except FileNotFoundError as exc:
+        raise GenreCoreError(str(exc)) from exc
+    if not args.write:
+        print(section, end="")
+        return 0
+    path = Path(args.write)
+    try:
+        path.write_text(replace_section(path.read_text(), section))
+    except (OSError, ValueError) as exc:
+        raise GenreCoreError(f"{path}: {exc}") from exc
+    print(f"results section of {path} rewritten from {args.models_dir}")
     return 0
 
 
@@ -368,6 +381,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--protocol", choices=["kfold", "artist"], default="kfold",
                    help="kfold: clip-level stratified 5-fold; artist: the artist-filtered test split")
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("readme", help="write the README's results section from the stored models")
+    p.add_argument("--models-dir", default=str(DEFAULT_MODELS_DIR))
+    p.add_argument("--previous", default="reports/zoo_460.json", help="snapshot of the previous zoo to compare with")
+    p.add_argument("--write", metavar="README", help="replace the marked section of this file (default: print it)")
+    p.add_argument("--snapshot", metavar="JSON", help="instead, store the figures of --models-dir for the next zoo")
+    p.set_defaults(func=cmd_readme)
 
     p = sub.add_parser("grid", help="grid search representation x architecture x batch size")
     data_args(p)

@@ -20,6 +20,7 @@ from safetensors import SafetensorError
 from genre_core.audio.errors import ModelLoadError
 from genre_core.features.config import FeatureConfig
 from genre_core.models import artifacts as art
+from genre_core.models.embeddings import HeadInput
 from genre_core.models.head import load_head
 from genre_core.models.musicnn import Tagger, load_tagger
 
@@ -89,6 +90,11 @@ class StoredModel:
     def representation(self) -> str:
         return self.config.get("representation", "handcrafted")
 
+    @property
+    def head_input(self) -> HeadInput:
+        """Transfer models: the tagger outputs their head reads."""
+        return HeadInput.from_config(self.config)
+
     def metrics(self) -> dict:
         path = self.folder / METRICS_FILE
         return json.loads(path.read_text()) if path.exists() else {}
@@ -131,6 +137,10 @@ def load_model(folder: str | Path) -> StoredModel:
 
             model.svm = load_svm(path, config.get("weights_sha256"))
         if kind == "transfer":
+            try:
+                model.head_input  # noqa: B018 - fails here, naming the folder, rather than on the first song
+            except (ValueError, TypeError, AttributeError) as exc:
+                raise ModelLoadError(f"{folder}/{CONFIG_FILE}: head_input is invalid ({exc}).") from exc
             model.tagger = shared_tagger(folder.parent, config.get("embedding_model", ""))
         return model
     if kind != "torch":

@@ -48,6 +48,37 @@ class TaggerOutput:
         return self.tags.mean(axis=0)
 
 
+@dataclass(frozen=True)
+class HeadInput:
+    """Which of the tagger's per-patch outputs a transfer head reads, side by side.
+
+    Written into every transfer model's config (``head_input``) and read back at inference, so a
+    head is always fed what it was trained on. Models stored before it existed read the penultimate layer.
+    """
+
+    layers: tuple[str, ...] = ("penultimate",)
+
+    def __post_init__(self) -> None:
+        unknown = [layer for layer in self.layers if layer not in HEAD_INPUT_LAYERS]
+        if not self.layers or unknown:
+            raise ValueError(f"head input layers must be some of {HEAD_INPUT_LAYERS}, got {self.layers}")
+
+    def stack(self, outputs: TaggerOutput | dict[str, np.ndarray]) -> np.ndarray:
+        """The tagger's outputs for n patches -> (n_patches, sum of the layers' widths)."""
+        arrays = outputs if isinstance(outputs, dict) else {"penultimate": outputs.penultimate, "tags": outputs.tags}
+        return np.hstack([arrays[layer] for layer in self.layers])
+
+    def to_dict(self) -> dict:
+        return {"layers": list(self.layers)}
+
+    @classmethod
+    def from_config(cls, config: dict) -> HeadInput:
+        return cls(tuple(config.get("head_input", {}).get("layers", ("penultimate",))))
+
+
+HEAD_INPUT_LAYERS = ("penultimate", "tags")
+
+
 def embed(tagger: Tagger, samples: np.ndarray, max_patches: int | None = None) -> TaggerOutput:
     """(n_samples,) mono at the tagger's rate -> its output for every 3 s patch of the whole clip.
 
@@ -82,12 +113,13 @@ class EmbeddingCache:
             tmp.replace(path)
         return out
 
-    def patch_embeddings(self, index: DatasetIndex, progress: bool = True) -> list[np.ndarray]:
-        """One (n_patches, n_units) penultimate array per clip of ``index``."""
+    def patch_embeddings(self, index: DatasetIndex, head_input: HeadInput = HeadInput(),
+                         progress: bool = True) -> list[np.ndarray]:
+        """One (n_patches, n_inputs) array per clip of ``index``: the layers ``head_input`` names."""
         from tqdm import tqdm
 
         clips = tqdm(index.clips, desc=f"{self.tagger.name} embeddings", unit="clip", disable=not progress)
-        return [self.get(c).penultimate for c in clips]
+        return [head_input.stack(self.get(c)) for c in clips]
 
 
 def clip_probabilities(pipeline: Pipeline, patches: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray]:

@@ -75,3 +75,36 @@ class MusiCNN(nn.Module):
 
 def build_musicnn(architecture: dict) -> MusiCNN:
     return MusiCNN(**architecture)
+
+
+class MusicVGG(nn.Module):
+    """musicnn's ``vgg`` baseline (``MSD_vgg`` in the wheel): five 3x3 conv blocks on the log-mel patch.
+
+    Input (batch, time, n_mels) log-mel patches of 187 frames; ``features`` returns the tag logits
+    (batch, n_tags) and ``pool5`` (batch, 256), the flattened last pooling (2 time x 1 band x 128 filters).
+    Each block is conv -> ReLU -> batch norm -> max pool (TensorFlow 'valid' pooling), as in musicnn.models.vgg.
+    """
+
+    POOLS = (((4, 1), (2, 2)), ((2, 2), (2, 2)), ((2, 2), (2, 2)), ((2, 2), (2, 2)), ((4, 4), (4, 4)))
+
+    def __init__(self, n_mels: int = 96, n_tags: int = 50, filters: int = 128, patch_frames: int = 187) -> None:
+        super().__init__()
+        eps = TF_BATCH_NORM_EPSILON
+        self.input_bn = nn.BatchNorm2d(1, eps=eps)
+        self.convs = nn.ModuleList(nn.Conv2d(1 if i == 0 else filters, filters, 3, padding=1) for i in range(5))
+        self.bns = nn.ModuleList(nn.BatchNorm2d(filters, eps=eps) for _ in range(5))
+        time, bands = patch_frames, n_mels
+        for (kernel, stride) in self.POOLS:
+            time, bands = (time - kernel[0]) // stride[0] + 1, (bands - kernel[1]) // stride[1] + 1
+        self.tags = nn.Linear(time * bands * filters, n_tags)
+
+    def features(self, patches: torch.Tensor) -> dict[str, torch.Tensor]:
+        """(batch, time, n_mels) -> logits (batch, n_tags), pool5 (batch, time' x bands' x filters)."""
+        x = self.input_bn(patches.unsqueeze(1))  # (B, 1, T, F)
+        for conv, bn, (kernel, stride) in zip(self.convs, self.bns, self.POOLS):
+            x = F.max_pool2d(bn(F.relu(conv(x))), kernel, stride)
+        pool5 = x.permute(0, 2, 3, 1).flatten(1)  # TensorFlow flattens NHWC: time, band, filter
+        return {"logits": self.tags(pool5), "pool5": pool5}
+
+    def forward(self, patches: torch.Tensor) -> torch.Tensor:
+        return self.features(patches)["logits"]

@@ -158,7 +158,7 @@ def predict_with(model: StoredModel, analysis: ClipAnalysis) -> ModelPrediction:
     cfg = model.feature_config
     if model.kind == "transfer":
         tagged = analysis.tagger_output(model.tagger)
-        clip_probs, patch_probs = clip_probabilities(model.svm, tagged.penultimate, len(model.labels))
+        clip_probs, patch_probs = clip_probabilities(model.svm, model.head_input.stack(tagged), len(model.labels))
         return ModelPrediction(model.name, model.labels, clip_probs, model.labels[int(np.argmax(clip_probs))],
                                patch_probs, tagged.times)
     if model.kind == "svm":

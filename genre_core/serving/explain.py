@@ -17,6 +17,7 @@ import numpy as np
 
 from genre_core.features.config import GENRES
 from genre_core.features.spectral import mel_band_hz
+from genre_core.models.embeddings import HeadInput
 from genre_core.models.musicnn import Tagger, patch_times
 from genre_core.models.sklearn_io import class_probabilities
 
@@ -91,17 +92,18 @@ def band_edges(n_mels: int, sample_rate: int, n_bands: int) -> np.ndarray:
 
 
 def explain(tagger: Tagger, pipeline, samples: np.ndarray, genre_index: int, genre: str,
-            max_patches: int | None = EXPLAIN_PATCHES, n_bands: int = 8) -> Saliency:
+            max_patches: int | None = EXPLAIN_PATCHES, n_bands: int = 8,
+            head_input: HeadInput = HeadInput()) -> Saliency:
     """Occlusion evidence for class ``genre_index`` in ``samples`` (mono, at the tagger's rate).
 
-    ``pipeline`` is the transfer model's scaler + logistic regression on the penultimate embedding.
+    ``pipeline`` is the transfer model's scaler + logistic regression on the tagger outputs ``head_input`` names.
     Costs (n_bands + 1) passes over at most ``max_patches`` patches (30 s clip: about 2 s on 2 cores).
     """
     patches, chosen, _ = tagger.heard_patches(samples, max_patches)
     n_classes = len(GENRES)
 
     def p_genre(x: np.ndarray) -> np.ndarray:
-        return class_probabilities(pipeline, tagger.run(x, per_call=4)["penultimate"], n_classes)[:, genre_index]
+        return class_probabilities(pipeline, head_input.stack(tagger.run(x, per_call=4)), n_classes)[:, genre_index]
 
     front = tagger.front_end
     base = p_genre(patches)

@@ -11,7 +11,7 @@ import pandas as pd
 
 from genre_core.features.config import GENRES
 from genre_core.features.spectral import loudness_db
-from genre_core.models.embeddings import clip_probabilities
+from genre_core.models.embeddings import HeadInput, clip_probabilities
 from genre_core.models.states import REFERENCE_EMBEDDINGS_FILE, STATES_FILE, Thresholds, novelty
 from genre_core.training.transfer import fit_patch_logreg
 
@@ -52,16 +52,17 @@ def calibrate(models_dir: Path, index, embeddings, cache, transfer_model: str = 
 
     # the share of 3 s patches agreeing with the clip's own answer, out of fold (same folds, same C as stored)
     config = json.loads((Path(models_dir) / transfer_model / "config.json").read_text())
+    head_input = HeadInput.from_config(config)
     folds = pd.read_csv(Path(models_dir) / transfer_model / "oof_predictions.csv").set_index("clip_id")["fold"]
     fold_of = np.array([folds[c.clip_id] for c in index.clips])
     labels = index.labels()
     shares = np.zeros(len(outputs))
     for fold in np.unique(fold_of):
         train, test = np.flatnonzero(fold_of != fold), np.flatnonzero(fold_of == fold)
-        pipeline, _ = fit_patch_logreg([outputs[i].penultimate for i in train], labels[train],
+        pipeline, _ = fit_patch_logreg([head_input.stack(outputs[i]) for i in train], labels[train],
                                        grid={"logreg__C": [config["hyperparameters"]["logreg__C"]]})
         for i in test:
-            clip_probs, patch_probs = clip_probabilities(pipeline, outputs[i].penultimate, len(GENRES))
+            clip_probs, patch_probs = clip_probabilities(pipeline, head_input.stack(outputs[i]), len(GENRES))
             shares[i] = float(np.mean(patch_probs.argmax(axis=1) == clip_probs.argmax()))
     loudness = np.array([loudness_db(cache.get(c, "handcrafted")) for c in index.clips])
     thresholds = Thresholds(

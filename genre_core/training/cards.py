@@ -73,7 +73,7 @@ def write_model_card(folder: Path, config: dict, metrics: dict, models_dir: Path
     if config["kind"] == "transfer":
         lines += ["", "## Training", "",
                   f"Input: the frozen pretrained tagger `{config['embedding_model']}` (see its MODEL_CARD.md), "
-                  f"{config['aggregation']} (200 values per patch). StandardScaler + logistic regression "
+                  f"{config['aggregation']} ({config.get('n_inputs', 200)} values per patch). StandardScaler + logistic regression "
                   f"(class_weight balanced); C chosen by inner 3-fold grid search (patches of a clip kept together) "
                   f"on each training part: final {config['hyperparameters']}. Nothing of the tagger is trained here. "
                   "The timeline shows the same classifier's answer for each 3 s patch."]

@@ -146,7 +146,7 @@ class ClipClassifier:
         else:
             if embeddings is None:
                 raise ValueError(f"{spec.name} needs the pretrained tagger's embedding cache")
-            self.patches = embeddings.patch_embeddings(index, progress=progress)
+            self.patches = embeddings.patch_embeddings(index, spec.head_input, progress=progress)
 
     def fit(self, idx: np.ndarray, seed: int):
         if self.kind == "svm":
@@ -245,10 +245,11 @@ def train_spec(
         else:
             logreg = pipeline.named_steps["logreg"]
             config.update(representation="musicnn", architecture="logreg", embedding_model=TAGGER_NAME,
-                          aggregation="logistic regression on the penultimate layer of every 3 s patch; "
-                                      "a clip's probabilities are the mean over its patches",
+                          head_input=spec.head_input.to_dict(),
+                          aggregation=f"logistic regression on the {' and '.join(spec.head_input.layers)} outputs "
+                                      "of every 3 s patch; a clip's probabilities are the mean over its patches",
                           search_grid={k_: [str(v) for v in vs] for k_, vs in LOGREG_GRID.items()},
-                          n_parameters=int(logreg.coef_.size + logreg.intercept_.size))
+                          n_inputs=int(logreg.coef_.shape[1]), n_parameters=int(logreg.coef_.size + logreg.intercept_.size))
         config["hyperparameters"] = best_params
         config["weights_sha256"] = save_svm(pipeline, staging / art.SVM_FILE)
         if spec.kind == "transfer":  # the same numbers without skops, for a quick start (head.py)

@@ -1,0 +1,51 @@
+"""The README's results section is written from the stored models and cannot drift from them."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from genre_core.outputs.readme import END, START, read_snapshot, replace_section, results_section, snapshot
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_readme_section_is_what_the_stored_models_say():
+    readme = (ROOT / "README.md").read_text()
+    stored = readme.split(START, 1)[1].split(END, 1)[0].lstrip("\n")
+    expected = results_section(ROOT / "models", read_snapshot(ROOT / "reports" / "zoo_460.json"))
+    assert stored == expected, "README is stale: run `genre-core readme --write README.md`"
+
+
+def test_every_figure_in_the_section_comes_from_the_metrics():
+    section = results_section(ROOT / "models")
+    metrics = json.loads((ROOT / "models" / "musicnn_logreg" / "metrics.json").read_text())
+    config = json.loads((ROOT / "models" / "musicnn_logreg" / "config.json").read_text())
+    assert f"{config['data']['n_clips']}-clip copy" in section
+    assert f"{metrics['mean']['summary']['balanced_accuracy']['mean']:.3f}" in section
+    assert f"{metrics['artist_filtered']['mean']['covered']['balanced_accuracy']:.3f}" in section
+
+
+def test_a_snapshot_round_trips_and_the_comparison_names_both_copies(tmp_path):
+    path = tmp_path / "zoo.json"
+    path.write_text(json.dumps(snapshot(ROOT / "models")))
+    previous = read_snapshot(path)
+    previous["n_clips"] = 123  # as if an older, smaller copy
+    section = results_section(ROOT / "models", previous)
+    assert "5-fold, 123 clips" in section and "Against the previous zoo (123 clips" in section
+    assert read_snapshot(tmp_path / "absent.json") is None
+
+
+def test_replacing_needs_the_markers():
+    assert replace_section(f"a\n{START}\nold\n{END}\nb", "new\n") == f"a\n{START}\nnew\n{END}\nb"
+    with pytest.raises(ValueError, match="markers"):
+        replace_section("no markers here", "new\n")
+
+
+def test_the_command_explains_a_missing_snapshot_without_a_traceback(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "genre_core", "readme", "--previous", str(tmp_path / "none.json")],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode != 0 and "no such snapshot" in out.stderr and "Traceback" not in out.stderr
