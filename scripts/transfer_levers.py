@@ -34,7 +34,7 @@ from genre_core.training.audio_augment import modern_production
 from genre_core.training.evaluation import artist_metrics, metrics_from_oof
 from genre_core.training.transfer import fit_patch_logreg
 
-GRID = {"logreg__C": [0.001, 0.003, 0.01, 0.03, 0.1, 0.3]}
+GRID = {"logreg__C": [0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3]}  # wide: concatenations pick small C
 
 
 def tagger_outputs(tagger, samples: np.ndarray) -> dict[str, np.ndarray]:

@@ -130,3 +130,35 @@ def test_the_patches_of_a_long_song_are_computed_as_from_the_whole_song():
     np.testing.assert_allclose(heard, every[chosen], atol=2e-3)  # float16 rounding of the mel power may differ
     short, chosen, total = tagger.heard_patches(song[:16000 * 30], 32)
     assert total == 10 and np.array_equal(short, tagger.patches(song[:16000 * 30]))
+
+
+def test_the_vgg_port_maps_every_checkpoint_variable_and_flattens_like_tensorflow():
+    """MSD_vgg (measured as a lever, not shipped): TF kernels (kh, kw, in, out) land on the right convs and the
+    tag layer reads the 256 pool5 values through TF's (256, 50) kernel. (No TensorFlow reference for this port:
+    its tags on real clips were checked against musicnn's, reports/README.md.)"""
+    import sys
+
+    import torch
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from convert_musicnn import vgg_state_dict
+
+    from genre_core.models.musicnn_net import MusicVGG
+
+    rng = np.random.default_rng(0)
+    tf_vars = {}
+    for i in range(5):
+        tf_vars[f"{i + 1}CNN/kernel"] = rng.normal(size=(3, 3, 1 if i == 0 else 128, 128)).astype(np.float32) * 0.05
+        tf_vars[f"{i + 1}CNN/bias"] = np.zeros(128, np.float32)
+    for name, width in [("batch_normalization", 1)] + [(f"batch_normalization_{i}", 128) for i in range(1, 6)]:
+        for field, value in (("gamma", 1.0), ("beta", 0.0), ("moving_mean", 0.0), ("moving_variance", 1.0)):
+            tf_vars[f"{name}/{field}"] = np.full(width, value, np.float32)
+    tf_vars["dense/kernel"] = rng.normal(size=(256, 50)).astype(np.float32)
+    tf_vars["dense/bias"] = np.zeros(50, np.float32)
+    network = MusicVGG().eval()
+    network.load_state_dict(vgg_state_dict(tf_vars), strict=True)
+    np.testing.assert_array_equal(network.convs[1].weight[5, 7].detach().numpy(), tf_vars["2CNN/kernel"][:, :, 7, 5])
+    with torch.inference_mode():
+        out = network.features(torch.from_numpy(rng.normal(size=(2, 187, 96)).astype(np.float32)))
+    assert out["pool5"].shape == (2, 256) and out["logits"].shape == (2, 50)
+    np.testing.assert_allclose(out["logits"].numpy(), out["pool5"].numpy() @ tf_vars["dense/kernel"], rtol=1e-4, atol=1e-4)

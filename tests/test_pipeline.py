@@ -234,7 +234,11 @@ def test_transfer_folder_and_headline_folder(trained):
     config = json.loads((trained / "musicnn_logreg" / "config.json").read_text())
     assert config["kind"] == "transfer" and config["embedding_model"] == "musicnn_msd"
     assert "logreg__C" in config["hyperparameters"]
-    assert "Logistic regression" in (trained / "musicnn_logreg" / "MODEL_CARD.md").read_text()
+    assert config["head_input"] == {"layers": ["penultimate", "tags"]} and config["n_inputs"] == 250
+    card = (trained / "musicnn_logreg" / "MODEL_CARD.md").read_text()
+    assert "Logistic regression" in card and "250 values per patch" in card
+    n_per_genre = config["data"]["clips_per_genre"]
+    assert "right / clips): blues " in card and f"/{n_per_genre['blues']})" in card  # recall with its clip count
     headline = json.loads((trained / "headline" / "config.json").read_text())
     metrics = json.loads((trained / "headline" / "metrics.json").read_text())
     assert headline["rule"] in ("single", "stack") and len(metrics["outer_folds"]) == 3

@@ -17,6 +17,14 @@ def _fmt(summary: dict, key: str) -> str:
     return f"{summary[key]['mean']:.3f} ± {summary[key]['std']:.3f}"
 
 
+def _recalls_with_counts(confusion: list[list[int]]) -> str:
+    """'blues 0.87 (87/100), …' from a confusion matrix (rows true genres); genres without clips left out."""
+    matrix = np.asarray(confusion)
+    per_genre = recall_from_confusion(matrix)
+    return ", ".join(f"{g} {r:.2f} ({matrix[i, i]}/{matrix[i].sum()})"
+                     for i, (g, r) in enumerate(zip(GENRES, per_genre)) if not np.isnan(r))
+
+
 def write_model_card(folder: Path, config: dict, metrics: dict, models_dir: Path) -> None:
     """A short human-readable card, with the SVM bar beside this model's numbers."""
     smallest = min((n for n in config["data"]["clips_per_genre"].values() if n), default=0)
@@ -43,9 +51,7 @@ def write_model_card(folder: Path, config: dict, metrics: dict, models_dir: Path
                      f"{_fmt(s, 'balanced_accuracy')} | {_fmt(s, 'macro_f1')} |")
     recall = metrics["vote"]["summary"]["confusion_matrix"]
 
-    per_genre = recall_from_confusion(np.asarray(recall))
-    lines += ["", "Per-genre recall (vote, all folds pooled): " + ", ".join(
-        f"{g} {r:.2f}" for g, r in zip(GENRES, per_genre) if not np.isnan(r))]
+    lines += ["", "Per-genre recall (vote, all folds pooled; right / clips): " + _recalls_with_counts(recall)]
     if "artist_filtered" in metrics:
         a = metrics["artist_filtered"]
         v = a["vote"]
@@ -57,7 +63,9 @@ def write_model_card(folder: Path, config: dict, metrics: dict, models_dir: Path
                   f"- The {len(a['covered_genres'])} genres with at least {a['min_test_clips_per_genre']} test clips "
                   f"({', '.join(a['covered_genres'])}): accuracy {fmt(v['covered']['accuracy'])}, "
                   f"balanced accuracy {fmt(v['covered']['balanced_accuracy'])}",
-                  f"- {coverage_in_words(a)}"]
+                  f"- {coverage_in_words(a)}",
+                  "- Per-genre recall on the test (mean rule; right / test clips): "
+                  + _recalls_with_counts(a["mean"]["confusion_matrix"])]
     if "train_config" in config:
         t = config["train_config"]
         lines += ["", "## Training", "",
