@@ -34,7 +34,8 @@ def _write_model(models: Path, name: str, truth: np.ndarray, folds: np.ndarray, 
     rng = np.random.default_rng(seed)
     folder = models / name
     folder.mkdir(parents=True)
-    (folder / "config.json").write_text(json.dumps({"name": name, "kind": "svm", "labels": list(GENRES)}))
+    (folder / "config.json").write_text(json.dumps({"name": name, "kind": "svm", "labels": list(GENRES),
+                                                    "data": {"n_clips": len(truth)}}))
     pd.DataFrame(_rows(truth, folds, accuracy, rng)).to_csv(folder / "oof_predictions.csv", index=False)
     if artist_accuracy is not None:
         test = np.repeat(np.arange(10), 6)
@@ -101,3 +102,4 @@ def test_every_candidate_is_reported_on_both_protocols_and_the_card_says_which_w
     assert "| weak | " in card and "The artist-filtered test would rank weak first" in card
     assert "Trusted: the nested k-fold choice" in card
     assert metrics["artist_filtered"]["mean"]["n_clips"] == 60
+    assert config["data"] == {"n_clips": 120}  # the members' provenance: the headline says which clips it rests on

@@ -148,7 +148,7 @@ def build_headline(models_dir: Path, stack_members: tuple[str, ...], provenance:
               "representation": "all" if chosen.stacked else "as " + chosen.name,
               "architecture": "decision rule", "n_parameters": 0,
               "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-              "data": provenance or {}}
+              "data": provenance or _members_data(models_dir, chosen.members)}
     stale = folder / STACK_FILE
     if chosen.stacked:
         stacker = _fit_stacker(_stack_inputs(frames, chosen.members, ids), labels.map(GENRES.index).to_numpy())
@@ -168,6 +168,12 @@ def build_headline(models_dir: Path, stack_members: tuple[str, ...], provenance:
     art.write_json(folder / art.METRICS_FILE, metrics)
     _write_card(folder, config, metrics)
     return metrics
+
+
+def _members_data(models_dir: Path, members: tuple[str, ...]) -> dict:
+    """The data provenance of the chosen members (all trained on the same clips: their predictions line up)."""
+    config = json.loads((models_dir / members[0] / art.CONFIG_FILE).read_text())
+    return config.get("data", {})
 
 
 def _artist_frame(models_dir: Path, candidate: Candidate, frames: dict[str, pd.DataFrame], ids: pd.Index,
