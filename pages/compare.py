@@ -41,13 +41,14 @@ view = table.assign(**{label: table[col] for label, col in metric_columns.items(
 sort_by = next(iter(metric_columns))
 if protocol == "kfold":  # the spread over folds of the leading figure; fits a 1280 px screen
     view = view.assign(**{"±": table[f"{metric_columns[sort_by]}_std"]})
-view = view.sort_values(sort_by, ascending=False)
+view = view.assign(_not_headline=view["model"] != "headline").sort_values(  # a tie: the app's answer first
+    [sort_by, "_not_headline"], ascending=[False, True], kind="stable")
 shown = ["title", "model"] + [c for label in metric_columns for c in (label, "±") if c in view.columns
                               and (c != "±" or label == sort_by)]
 st.dataframe(view[shown], hide_index=True, width="stretch", column_config={
-    "title": st.column_config.TextColumn("model", width="large"),
-    "model": st.column_config.TextColumn("folder", width="small"),
-    **{c: st.column_config.NumberColumn(format="%.3f", width="small") for c in shown[2:]},
+    "title": st.column_config.TextColumn("model", width=300),  # px: with the rest, fits 1280 px; hover shows all
+    "model": st.column_config.TextColumn("folder"),
+    **{c: st.column_config.NumberColumn(format="%.3f") for c in shown[2:]},
 })
 if protocol == "artist":
     st.caption(f"{int(table['test_clips'].iloc[0])} test clips. {coverage} Where a genre has too few, this protocol "
