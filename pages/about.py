@@ -8,7 +8,7 @@ import streamlit as st
 
 from app_support import MODELS_DIR
 from genre_core.features.dataset import balance_in_words
-from genre_core.outputs.catalog import artist_coverage, dataset_summary, metrics_table
+from genre_core.outputs.catalog import artist_coverage, best_first, dataset_summary, metrics_table
 from genre_core.outputs.text import genre_name
 
 st.title("About this app")
@@ -59,8 +59,9 @@ if not kfold.empty:
     if not artist.empty:
         covered = dict(zip(artist["model"], artist["covered_balanced_accuracy_mean"]))
         rows["balanced accuracy (artist test, covered genres)"] = rows["folder"].map(covered)
-    st.dataframe(rows.sort_values("balanced accuracy (5-fold)", ascending=False), hide_index=True, width="stretch",
-                 column_config={c: st.column_config.NumberColumn(format="%.3f") for c in rows.columns[2:]})
+    st.dataframe(best_first(rows, "balanced accuracy (5-fold)", "folder"), hide_index=True, width="stretch",
+                 column_config={"model": st.column_config.TextColumn(width=300),  # px: the figures fit 1280 px
+                                **{c: st.column_config.NumberColumn(format="%.3f") for c in rows.columns[2:]}})
 st.markdown(
     "The ear of the app is **musicnn**, a network trained by its authors on about 200,000 songs of the Million "
     "Song Dataset to tag music (rock, female vocalists, 80s, …). Its view of every 3 s of a song feeds a small "

@@ -5,7 +5,9 @@ import streamlit as st
 
 from app_support import MODELS_DIR, deck_bytes, is_dark, presentation, show_chart
 from genre_core.features.config import GENRES
-from genre_core.outputs.catalog import artist_coverage, confusion, default_pair, history, metrics_table, plain_svm_bar
+from genre_core.outputs.catalog import (
+    artist_coverage, best_first, confusion, default_pair, history, metrics_table, plain_svm_bar,
+)
 from genre_core.outputs.plots import confusion_heatmap, learning_curves, model_scores, recall_bars
 
 st.title("Compare models")
@@ -41,8 +43,7 @@ view = table.assign(**{label: table[col] for label, col in metric_columns.items(
 sort_by = next(iter(metric_columns))
 if protocol == "kfold":  # the spread over folds of the leading figure; fits a 1280 px screen
     view = view.assign(**{"±": table[f"{metric_columns[sort_by]}_std"]})
-view = view.assign(_not_headline=view["model"] != "headline").sort_values(  # a tie: the app's answer first
-    [sort_by, "_not_headline"], ascending=[False, True], kind="stable")
+view = best_first(view, sort_by)
 shown = ["title", "model"] + [c for label in metric_columns for c in (label, "±") if c in view.columns
                               and (c != "±" or label == sort_by)]
 st.dataframe(view[shown], hide_index=True, width="stretch", column_config={

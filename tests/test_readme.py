@@ -49,3 +49,14 @@ def test_the_command_explains_a_missing_snapshot_without_a_traceback(tmp_path):
     out = subprocess.run([sys.executable, "-m", "genre_core", "readme", "--previous", str(tmp_path / "none.json")],
                          capture_output=True, text=True, cwd=ROOT)
     assert out.returncode != 0 and "no such snapshot" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_on_a_tie_the_headline_comes_first_everywhere_models_are_ranked():
+    import pandas as pd
+
+    from genre_core.outputs.catalog import best_first
+
+    table = pd.DataFrame({"model": ["a", "musicnn_logreg", "headline", "b"], "score": [0.5, 0.9, 0.9, 0.95]})
+    assert list(best_first(table, "score")["model"]) == ["b", "headline", "musicnn_logreg", "a"]
+    renamed = table.rename(columns={"model": "folder"})
+    assert list(best_first(renamed, "score", "folder")["folder"]) == ["b", "headline", "musicnn_logreg", "a"]

@@ -60,6 +60,13 @@ def metrics_table(models_dir: str | Path, protocol: str = "kfold") -> pd.DataFra
     return pd.DataFrame(rows)
 
 
+def best_first(table: pd.DataFrame, column: str, name_column: str = "model") -> pd.DataFrame:
+    """Rows by ``column``, best first; on a tie the headline (the app's answer) before the model it equals."""
+    return (table.assign(_not_headline=table[name_column] != "headline")
+            .sort_values([column, "_not_headline"], ascending=[False, True], kind="stable")
+            .drop(columns="_not_headline"))
+
+
 def confusion(models_dir: str | Path, name: str, rule: str = "vote", protocol: str = "kfold") -> np.ndarray:
     """Confusion counts (n_classes, n_classes), rows are true genres: summed over the k folds, or the
     artist-filtered test."""
@@ -144,6 +151,7 @@ def artist_coverage(models_dir: str | Path, model: str = "headline") -> str | No
     """Which genres the stored artist-filtered test can judge, in words (from ``model``'s metrics, else any
     model's: every model is scored on the same test clips)."""
     from genre_core.training.evaluation import coverage_in_words
+    from genre_core.outputs.text import genre_name
 
     folders = [Path(models_dir) / model, *list_model_folders(models_dir)]
     for folder in folders:
@@ -151,7 +159,7 @@ def artist_coverage(models_dir: str | Path, model: str = "headline") -> str | No
         if path.exists():
             block = json.loads(path.read_text()).get("artist_filtered")
             if block:
-                return coverage_in_words(block)
+                return coverage_in_words(block, genre_name)
     return None
 
 

@@ -117,7 +117,7 @@ def results_section(models_dir: str | Path, previous: dict | None = None) -> str
         "(`splits/*_filtered.txt`), restricted to the clips present: trained once on its train part (its valid "
         "part for early stopping), scored once on its test part, nothing tuned on it. On this copy its test part "
         f"has {sum(test_counts.values())} clips. "
-        f"{coverage_in_words(artist)} With the full dataset present it is the published split, unchanged.",
+        f"{coverage_in_words(artist, genre_name)} With the full dataset present it is the published split, unchanged.",
         "",
     ]
     for protocol, title in (("kfold", "5-fold cross-validation, mean ± std over folds "

@@ -19,6 +19,7 @@ from genre_core.features.config import GENRES
 from genre_core.features.dataset import balance_in_words
 from genre_core.outputs.catalog import (
     artist_coverage,
+    best_first,
     confusion,
     dataset_summary,
     default_pair,
@@ -157,21 +158,15 @@ def _averages_chart(mel: np.ndarray, genres: tuple[str, ...], seconds_per_frame:
     return _png(fig)
 
 
-def _best_first(table: pd.DataFrame, column: str) -> pd.DataFrame:
-    """Rows by ``column``, best first; on a tie the headline (the app's answer) before the model it equals."""
-    return table.assign(_not_headline=table["model"] != "headline").sort_values(
-        [column, "_not_headline"], ascending=[False, True], kind="stable")
-
-
 def _metrics_rows(table: pd.DataFrame, protocol: str, rule: str) -> tuple[list[str], list[list[str]]]:
     if protocol == "kfold":
         header = ["model", "balanced accuracy", "macro-F1", "accuracy"]
-        ordered = _best_first(table, f"balanced_accuracy_{rule}")
+        ordered = best_first(table, f"balanced_accuracy_{rule}")
         rows = [[r["model"], f"{r[f'balanced_accuracy_{rule}']:.3f} ± {r[f'balanced_accuracy_{rule}_std']:.3f}",
                  f"{r[f'macro_f1_{rule}']:.3f}", f"{r[f'accuracy_{rule}']:.3f}"] for _, r in ordered.iterrows()]
     else:
         header = ["model", "balanced acc. (covered)", "accuracy (covered)", "balanced acc. (all)"]
-        ordered = _best_first(table, f"covered_balanced_accuracy_{rule}")
+        ordered = best_first(table, f"covered_balanced_accuracy_{rule}")
         rows = [[r["model"], f"{r[f'covered_balanced_accuracy_{rule}']:.3f}", f"{r[f'covered_accuracy_{rule}']:.3f}",
                  f"{r[f'balanced_accuracy_{rule}']:.3f}"] for _, r in ordered.iterrows()]
     return header, rows

@@ -70,12 +70,13 @@ ARTIST_PROTOCOL = ("artist-filtered split of Kereliuk, Sturm & Larsen, restricte
 ARTIST_MIN_TEST_CLIPS = 5
 
 
-def coverage_in_words(block: dict) -> str:
-    """Which genres an artist-filtered block can judge, with their test clips, from the stored block."""
+def coverage_in_words(block: dict, name=str) -> str:
+    """Which genres an artist-filtered block can judge, with their test clips, from the stored block;
+    ``name`` spells a genre label."""
     counts = block["test_clips_per_genre"]
-    covered = [f"{g} ({counts[g]})" for g in block["covered_genres"]]
-    thin = [f"{g} ({counts[g]})" for g in block["uncovered_genres"] if counts.get(g)]
-    absent = [g for g in block["uncovered_genres"] if not counts.get(g)]
+    covered = [f"{name(g)} ({counts[g]})" for g in block["covered_genres"]]
+    thin = [f"{name(g)} ({counts[g]})" for g in block["uncovered_genres"] if counts.get(g)]
+    absent = [name(g) for g in block["uncovered_genres"] if not counts.get(g)]
     words = (f"{len(covered)} genres have at least {block['min_test_clips_per_genre']} test clips and can be judged: "
              f"{', '.join(covered) or 'none'}.")
     if thin or absent:
