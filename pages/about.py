@@ -7,7 +7,7 @@ import json
 import streamlit as st
 
 from app_support import MODELS_DIR
-from genre_core.features.dataset import balance_in_words
+from genre_core.features.dataset import balance_in_words, balanced_accuracy_in_words
 from genre_core.outputs.catalog import artist_coverage, best_first, dataset_summary, metrics_table
 from genre_core.outputs.text import genre_name
 
@@ -48,8 +48,8 @@ if not artist.empty:
     block = artist.iloc[0]
     st.markdown(f"On this copy the artist-filtered test has **{int(block['test_clips'])} clips**. "
                 f"{artist_coverage(MODELS_DIR)} It cannot speak for the genres it cannot judge.")
-st.markdown("Balanced accuracy (the mean of the per-genre recalls) leads, so the 100-clip genres cannot hide "
-            "the small ones.")
+st.markdown("Balanced accuracy (the mean of the per-genre recalls) leads, "
+            f"{balanced_accuracy_in_words(summary.clips_per_genre if summary else {})}.")
 
 st.header("The models")
 if not kfold.empty:

@@ -5,14 +5,17 @@ import streamlit as st
 
 from app_support import MODELS_DIR, deck_bytes, is_dark, presentation, show_chart
 from genre_core.features.config import GENRES
+from genre_core.features.dataset import balanced_accuracy_in_words
 from genre_core.outputs.catalog import (
-    artist_coverage, best_first, confusion, default_pair, history, metrics_table, plain_svm_bar,
+    artist_coverage, best_first, confusion, dataset_summary, default_pair, history, metrics_table, plain_svm_bar,
 )
 from genre_core.outputs.plots import confusion_heatmap, learning_curves, model_scores, recall_bars
 
 st.title("Compare models")
 presenting = st.toggle("Presentation view", help="One chart at a time at projector size; step with Previous/Next.")
 coverage = artist_coverage(MODELS_DIR) or "No artist-filtered test is stored."
+summary = dataset_summary(MODELS_DIR)
+clip_counts = summary.clips_per_genre if summary else {}
 protocol = st.radio(
     "Evaluation protocol", ["kfold", "artist"], horizontal=True,
     format_func=lambda p: "5-fold cross-validation (every clip tested once)" if p == "kfold"
@@ -29,7 +32,7 @@ rule = st.radio("Clip decision", ["mean", "vote"], horizontal=True,
                 format_func=lambda r: "top genre of the mean probability (what the app shows)" if r == "mean"
                 else "majority vote of 3 s windows")
 st.caption(f"Protocol: {table['protocol'].iloc[0]}. Every model is scored on clips it never saw. **Balanced accuracy** "
-           "averages the recall of each genre, so the 100-clip genres do not dominate it; it is the figure to read. "
+           f"averages the recall of each genre, {balanced_accuracy_in_words(clip_counts)}; it is the figure to read. "
            "**Headline** is the rule behind the answer on the Classify page, chosen among the single models and a "
            "stacked combination by nested cross-validation; **ensemble** is the majority vote of the from-scratch "
            "models, shown for comparison.")

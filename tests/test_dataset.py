@@ -109,3 +109,12 @@ def test_published_split_restricted_to_the_partial_copy(gtzan_dir):
     parts = [set(split[p].tolist()) for p in ("train", "valid", "test")]
     assert not (parts[0] & parts[2]) and not (parts[1] & parts[2]) and not (parts[0] & parts[1])
     assert len(GENRES) == 10
+
+
+def test_why_balanced_accuracy_leads_is_said_from_the_counts():
+    from genre_core.features.dataset import balanced_accuracy_in_words
+
+    assert balanced_accuracy_in_words({"blues": 100, "disco": 24, "metal": 20, "pop": 0}) == \
+        "so the 100-clip genres cannot hide the 20-clip ones"
+    assert "equals accuracy" in balanced_accuracy_in_words({g: 100 for g in ("blues", "rock")})
+    assert "equals accuracy" in balanced_accuracy_in_words({})
