@@ -142,6 +142,15 @@ def is_dark() -> bool:
         return False
 
 
+def on_phone() -> bool:
+    """Whether the browser says it is a phone ("Mobile" in its User-Agent, as iOS and Android browsers send):
+    the server cannot see the screen's width, and a few wide charts need another layout there."""
+    try:
+        return "Mobile" in (st.context.headers.get("User-Agent") or "")
+    except (AttributeError, RuntimeError):  # no browser context (tests, bare mode)
+        return False
+
+
 def clicked_time(state) -> float | None:
     """Seconds of the point last clicked on a clickable chart (its x value), from its widget state."""
     try:

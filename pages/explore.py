@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from app_support import MODELS_DIR, presentation, show_chart
+from app_support import MODELS_DIR, on_phone, presentation, show_chart
 from genre_core.features.dataset import balance_in_words
 from genre_core.outputs.catalog import dataset_summary
 from genre_core.outputs.plots import clip_counts, feature_heatmap, genre_grid
@@ -73,7 +73,7 @@ st.caption(f"Averaged over time, {genre_name(genre_a)} is {np.mean(profile_a - p
            f"{'mel bands' if kind == 'mel' else 'coefficients'}.")
 
 st.subheader("All genres")
-show_chart(genre_grid(images, genres, summary.seconds_per_frame, kind), "grid")
+show_chart(genre_grid(images, genres, summary.seconds_per_frame, kind, per_row=2 if on_phone() else 5), "grid")
 
 st.subheader("Where the data came from")
 show_chart(clip_counts(summary.clips_per_genre), "counts")

@@ -17,6 +17,8 @@ from app_bench import CHROMIUM_ARGS, free_port, start_server, wait_healthy  # no
 from screenshots import settle  # noqa: E402
 
 VIEWPORTS = {"desktop": (1280, 900), "phone": (390, 844), "projector": (1920, 1080)}
+PHONE_UA = ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/124.0 Mobile Safari/537.36")  # what a phone's browser sends: the app reads "Mobile"
 
 
 def main() -> int:
@@ -40,7 +42,9 @@ def main() -> int:
             for viewport in args.viewports:
                 width, height = VIEWPORTS[viewport]
                 for scheme in args.schemes:
-                    context = browser.new_context(viewport={"width": width, "height": height}, color_scheme=scheme)
+                    phone = {"user_agent": PHONE_UA, "is_mobile": True, "has_touch": True} if viewport == "phone" else {}
+                    context = browser.new_context(viewport={"width": width, "height": height}, color_scheme=scheme,
+                                                  **phone)
                     page = context.new_page()
 
                     def shot(name: str) -> None:

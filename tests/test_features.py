@@ -152,3 +152,15 @@ def test_mel_heatmap_axis_is_in_hertz_and_mfcc_leaves_out_coefficient_zero():
     mfcc[1:] = np.random.default_rng(0).normal(size=(19, 50))
     fig = feature_heatmap(mfcc, 0.02, "mfcc", "mfcc")
     assert fig.data[0].z.shape[0] == 19 and fig.data[0].y[0] == 1 and fig.data[0].zmax < 10
+
+
+def test_the_genre_grid_on_a_phone_has_two_tiles_a_row_and_room_for_every_name():
+    from genre_core.outputs.plots import genre_grid
+    from genre_core.outputs.text import genre_name
+
+    image = np.random.default_rng(0).normal(size=(64, 200)).astype(np.float32)
+    for per_row in (5, 2):
+        fig = genre_grid(np.stack([image] * 10), GENRES, 0.02, "mel", per_row=per_row)
+        names = fig.layout.annotations
+        assert [a.text for a in names] == [f"<b>{genre_name(g)}</b>" for g in GENRES]
+        assert len({round(a.x) for a in names}) == per_row and len({round(a.y) for a in names}) == 10 // per_row

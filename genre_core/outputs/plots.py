@@ -194,15 +194,15 @@ def tag_timeline(tags: Sequence[str], patch_tags: np.ndarray, times: np.ndarray,
 
 
 def genre_grid(images: np.ndarray, genres: Sequence[str], seconds_per_frame: float, kind: str,
-               sample_rate: int = 22050, columns: int = 160) -> go.Figure:
-    """All genres' average images (n_genres, n_bins, n_frames) on one shared colour scale, 5 per row.
+               sample_rate: int = 22050, columns: int = 160, per_row: int = 5) -> go.Figure:
+    """All genres' average images (n_genres, n_bins, n_frames) on one shared colour scale, ``per_row`` a row
+    (5 on a screen; 2 on a phone, where five tiles leave no room for the genre names).
 
     Drawn as ONE heatmap (the images tiled with blank gaps) with the genre names written above each
     tile: ten subplots took the browser several seconds to draw on 2 cores.
     """
     if kind == "mfcc":
         images = images[:, 1:]  # coefficient 0 (loudness) would swamp the shared colour range
-    per_row = 5
     rows = int(np.ceil(len(genres) / per_row))
     smalls = [_downsample(image, columns) for image in images]
     factor = smalls[0][1]
@@ -234,7 +234,8 @@ def genre_grid(images: np.ndarray, genres: Sequence[str], seconds_per_frame: flo
         fig.update_yaxes(showticklabels=False, title="MFCC coefficients 1–19, upwards")
     fig.update_yaxes(showgrid=False, zeroline=False)
     fig.update_layout(annotations=annotations)
-    return _layout(fig, f"Average {'mel spectrogram' if kind == 'mel' else 'MFCC'} per genre", 240 * rows + 120)
+    return _layout(fig, f"Average {'mel spectrogram' if kind == 'mel' else 'MFCC'} per genre",
+                   (240 if per_row >= 5 else 170) * rows + 120)
 
 
 def confusion_heatmap(cm: np.ndarray, labels: Sequence[str], title: str, normalize: bool,
