@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from genre_core.outputs.readme import END, START, read_snapshot, replace_section, results_section, snapshot
+from genre_core.outputs.readme import (
+    END, START, read_snapshot, replace_section, results_section, snapshot, snapshot_named_in,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -16,7 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_the_readme_section_is_what_the_stored_models_say():
     readme = (ROOT / "README.md").read_text()
     stored = readme.split(START, 1)[1].split(END, 1)[0].lstrip("\n")
-    expected = results_section(ROOT / "models", read_snapshot(ROOT / "reports" / "zoo_460.json"))
+    name = snapshot_named_in(stored)
+    expected = results_section(ROOT / "models", read_snapshot(ROOT / name) if name else None, name or "")
     assert stored == expected, "README is stale: run `genre-core readme --write README.md`"
 
 
@@ -34,8 +37,9 @@ def test_a_snapshot_round_trips_and_the_comparison_names_both_copies(tmp_path):
     path.write_text(json.dumps(snapshot(ROOT / "models")))
     previous = read_snapshot(path)
     previous["n_clips"] = 123  # as if an older, smaller copy
-    section = results_section(ROOT / "models", previous)
+    section = results_section(ROOT / "models", previous, "reports/zoo_123.json")
     assert "5-fold, 123 clips" in section and "Against the previous zoo (123 clips" in section
+    assert snapshot_named_in(section) == "reports/zoo_123.json"
     assert read_snapshot(tmp_path / "absent.json") is None
 
 

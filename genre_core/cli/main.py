@@ -219,7 +219,7 @@ def cmd_readme(args: argparse.Namespace) -> int:
         print(f"snapshot of {args.models_dir}: {args.snapshot}")
         return 0
     try:
-        section = results_section(args.models_dir, previous)
+        section = results_section(args.models_dir, previous, args.previous if previous else "")
     except FileNotFoundError as exc:
         raise GenreCoreError(str(exc)) from exc
     if not args.write:

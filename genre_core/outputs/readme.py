@@ -7,6 +7,7 @@ matches the stored models, so the README cannot drift from ``models/``.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from genre_core.features.config import GENRES
@@ -99,8 +100,9 @@ def _comparison(models_dir: Path, previous: dict) -> str:
             f"different genres: {covered_old} on the {old_n}-clip copy; {covered_new} on the {new_n}-clip copy.")
 
 
-def results_section(models_dir: str | Path, previous: dict | None = None) -> str:
-    """The README's results section (Markdown) from the stored models; ``previous`` a snapshot() of the last zoo."""
+def results_section(models_dir: str | Path, previous: dict | None = None, previous_name: str = "") -> str:
+    """The README's results section (Markdown) from the stored models; ``previous`` a snapshot() of the last
+    zoo, read from the file ``previous_name`` (named in the text, so the section can be rebuilt from it)."""
     models_dir = Path(models_dir)
     block = _data_block(models_dir)
     data, artist = block["data"], block["artist"]
@@ -137,8 +139,9 @@ def results_section(models_dir: str | Path, previous: dict | None = None) -> str
                   markdown_table(["candidate", "k-fold (all folds)", "artist-filtered (covered genres)"], cells), "",
                   trust_note(m, c.get("chosen", "")), ""]
     if previous:
-        parts += [f"Against the previous zoo ({previous['n_clips']} clips; its figures are kept in "
-                  "`reports/`), balanced accuracy:", "", _comparison(models_dir, previous), ""]
+        kept = f"`{previous_name}`" if previous_name else "a snapshot"
+        parts += [f"Against the previous zoo ({previous['n_clips']} clips; its figures from {kept}), "
+                  "balanced accuracy:", "", _comparison(models_dir, previous), ""]
     return "\n".join(parts).rstrip() + "\n"
 
 
@@ -151,10 +154,16 @@ def replace_section(readme: str, section: str) -> str:
     return f"{head}{START}\n{section}{END}{tail}"
 
 
+def snapshot_named_in(section: str) -> str | None:
+    """The snapshot file a generated section compared against, if any."""
+    match = re.search(r"its figures from `([^`]+)`", section)
+    return match.group(1) if match else None
+
+
 def read_snapshot(path: str | Path) -> dict | None:
     path = Path(path)
     return json.loads(path.read_text()) if path.exists() else None
 
 
 __all__ = ["results_section", "replace_section", "snapshot", "metrics_cells", "markdown_table", "read_snapshot",
-           "START", "END"]
+           "snapshot_named_in", "START", "END"]
