@@ -35,6 +35,8 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +66,27 @@ def start_server(port: int, log: Path | None = None) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
                              "--server.port", str(port), "--server.address", "127.0.0.1"],
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err)
+
+
+@contextmanager
+def served_app_in_chromium(chromium: str = "/usr/bin/chromium") -> Iterator[tuple[str, object]]:
+    """A fresh app server on a free loopback port and headless Chromium: yields (url, browser); stops both."""
+    from playwright.sync_api import sync_playwright
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = start_server(port)
+    try:
+        wait_healthy(url)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            try:
+                yield url, browser
+            finally:
+                browser.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 class ServerTimes:

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from app_bench import CHROMIUM_ARGS, free_port, start_server, wait_healthy  # noqa: E402
+from app_bench import served_app_in_chromium  # noqa: E402
 from screenshots import settle  # noqa: E402
 
 VIEWPORTS = {"desktop": (1280, 900), "phone": (390, 844), "projector": (1920, 1080)}
@@ -22,8 +22,6 @@ PHONE_UA = ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML,
 
 
 def main() -> int:
-    from playwright.sync_api import sync_playwright
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True)
     parser.add_argument("--out", default=str(ROOT / "artifacts" / "review"))
@@ -32,74 +30,64 @@ def main() -> int:
     args = parser.parse_args()
     data, out = Path(args.data), Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    server = start_server(port)
-    try:
-        wait_healthy(url)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-            for viewport in args.viewports:
-                width, height = VIEWPORTS[viewport]
-                for scheme in args.schemes:
-                    phone = {"user_agent": PHONE_UA, "is_mobile": True, "has_touch": True} if viewport == "phone" else {}
-                    context = browser.new_context(viewport={"width": width, "height": height}, color_scheme=scheme,
-                                                  **phone)
-                    page = context.new_page()
+    with served_app_in_chromium() as (url, browser):
+        for viewport in args.viewports:
+            width, height = VIEWPORTS[viewport]
+            for scheme in args.schemes:
+                phone = {"user_agent": PHONE_UA, "is_mobile": True, "has_touch": True} if viewport == "phone" else {}
+                context = browser.new_context(viewport={"width": width, "height": height}, color_scheme=scheme,
+                                              **phone)
+                page = context.new_page()
 
-                    def shot(name: str) -> None:
-                        path = out / f"{name}-{viewport}-{scheme}.png"
-                        page.screenshot(path=str(path))
-                        print(path.name, flush=True)
+                def shot(name: str) -> None:
+                    path = out / f"{name}-{viewport}-{scheme}.png"
+                    page.screenshot(path=str(path))
+                    print(path.name, flush=True)
 
-                    page.goto(url)
-                    page.get_by_text("Upload or record a song").wait_for(timeout=180_000)
-                    page.locator('input[type="file"]').first.set_input_files(str(data / "metal" / "metal.00002.ogg"))
-                    page.get_by_text("How every model voted").wait_for(timeout=300_000)
+                page.goto(url)
+                page.get_by_text("Upload or record a song").wait_for(timeout=180_000)
+                page.locator('input[type="file"]').first.set_input_files(str(data / "metal" / "metal.00002.ogg"))
+                page.get_by_text("How every model voted").wait_for(timeout=300_000)
+                settle(page)
+                shot("classify-top")
+                page.get_by_text("Genre along the song").first.scroll_into_view_if_needed()
+                shot("classify-timeline")
+                page.get_by_text("How every model voted").first.scroll_into_view_if_needed()
+                shot("classify-votes")
+                page.goto(f"{url}/two_songs")
+                page.get_by_text("Upload song A").wait_for(timeout=180_000)
+                inputs = page.locator('input[type="file"]')
+                inputs.nth(0).set_input_files(str(data / "classical" / "classical.00005.ogg"))
+                page.get_by_text("Upload song B").wait_for(timeout=180_000)
+                settle(page)
+                inputs.nth(1).set_input_files(str(data / "hiphop" / "hiphop.00005.ogg"))
+                page.get_by_text("Together").wait_for(timeout=300_000)
+                settle(page)
+                shot("two-songs")
+                page.goto(f"{url}/batch")
+                page.get_by_text("Choose or drop several audio files").wait_for(timeout=180_000)
+                files = [data / g / f"{g}.00001.ogg" for g in ("blues", "pop", "reggae")]
+                page.locator('input[type="file"]').first.set_input_files([str(f) for f in files])
+                page.get_by_text("Download the table (CSV)").wait_for(timeout=300_000)
+                settle(page)
+                shot("batch")
+                for path, marker in (("explore", "All genres"), ("compare", "Learning curves")):
+                    page.goto(f"{url}/{path}")
+                    page.get_by_text(marker).first.wait_for(timeout=180_000)
                     settle(page)
-                    shot("classify-top")
-                    page.get_by_text("Genre along the song").first.scroll_into_view_if_needed()
-                    shot("classify-timeline")
-                    page.get_by_text("How every model voted").first.scroll_into_view_if_needed()
-                    shot("classify-votes")
-                    page.goto(f"{url}/two_songs")
-                    page.get_by_text("Upload song A").wait_for(timeout=180_000)
-                    inputs = page.locator('input[type="file"]')
-                    inputs.nth(0).set_input_files(str(data / "classical" / "classical.00005.ogg"))
-                    page.get_by_text("Upload song B").wait_for(timeout=180_000)
+                    shot(path)
+                    page.get_by_text("Confusion matrices" if path == "compare" else "All genres").first \
+                        .scroll_into_view_if_needed()
+                    shot(f"{path}-charts")
+                    page.get_by_text("Presentation view").first.click()
+                    page.get_by_text("Chart 1 of").wait_for(timeout=180_000)
                     settle(page)
-                    inputs.nth(1).set_input_files(str(data / "hiphop" / "hiphop.00005.ogg"))
-                    page.get_by_text("Together").wait_for(timeout=300_000)
+                    shot(f"{path}-presentation")
+                    page.get_by_role("button", name="Next ▶").click()
+                    page.get_by_text("Chart 2 of").wait_for(timeout=180_000)
                     settle(page)
-                    shot("two-songs")
-                    page.goto(f"{url}/batch")
-                    page.get_by_text("Choose or drop several audio files").wait_for(timeout=180_000)
-                    files = [data / g / f"{g}.00001.ogg" for g in ("blues", "pop", "reggae")]
-                    page.locator('input[type="file"]').first.set_input_files([str(f) for f in files])
-                    page.get_by_text("Download the table (CSV)").wait_for(timeout=300_000)
-                    settle(page)
-                    shot("batch")
-                    for path, marker in (("explore", "All genres"), ("compare", "Learning curves")):
-                        page.goto(f"{url}/{path}")
-                        page.get_by_text(marker).first.wait_for(timeout=180_000)
-                        settle(page)
-                        shot(path)
-                        page.get_by_text("Confusion matrices" if path == "compare" else "All genres").first \
-                            .scroll_into_view_if_needed()
-                        shot(f"{path}-charts")
-                        page.get_by_text("Presentation view").first.click()
-                        page.get_by_text("Chart 1 of").wait_for(timeout=180_000)
-                        settle(page)
-                        shot(f"{path}-presentation")
-                        page.get_by_role("button", name="Next ▶").click()
-                        page.get_by_text("Chart 2 of").wait_for(timeout=180_000)
-                        settle(page)
-                        shot(f"{path}-presentation-2")
-                    context.close()
-            browser.close()
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+                    shot(f"{path}-presentation-2")
+                context.close()
     return 0
 
 

@@ -212,12 +212,13 @@ def bench_features(data_dir: Path) -> None:
 
 
 def bench_training(models_dir: Path) -> None:
+    from genre_core.models.artifacts import TRAINED_KINDS
     from genre_core.outputs.catalog import history, metrics_table
 
     print("\n## Training cost (measured while training, from each model's history.csv and metrics.json)")
     table = metrics_table(models_dir)
     for row in table.itertuples():
-        if row.kind not in ("torch", "svm", "transfer"):  # the ensemble and headline are built, not trained
+        if row.kind not in TRAINED_KINDS:
             continue
         frame = history(models_dir, row.model)
         if frame.empty:

@@ -96,12 +96,12 @@ def _finish_zoo(models_dir: Path, index, cache: FeatureCache, cache_dir: Path, f
 def _rewrite_cards(models_dir: Path) -> None:
     """Every trained model's card again, from its stored config and metrics: models trained in separate runs
     (or by an older version) then read alike and cite the same SVM bar."""
-    from genre_core.models.artifacts import CONFIG_FILE, METRICS_FILE, list_model_folders
+    from genre_core.models.artifacts import CONFIG_FILE, METRICS_FILE, TRAINED_KINDS, list_model_folders
     from genre_core.training.cards import write_model_card
 
     for folder in list_model_folders(models_dir):
         config = json.loads((folder / CONFIG_FILE).read_text())
-        if config.get("kind") in ("torch", "svm", "transfer") and (folder / METRICS_FILE).exists():
+        if config.get("kind") in TRAINED_KINDS and (folder / METRICS_FILE).exists():
             write_model_card(folder, config, json.loads((folder / METRICS_FILE).read_text()), models_dir)
 
 

@@ -36,6 +36,7 @@ SVM_FILE = "model.skops"
 METRICS_FILE = "metrics.json"
 HISTORY_FILE = "history.csv"
 REFERENCE_FILE = "reference_predictions.json"
+TRAINED_KINDS = ("torch", "svm", "transfer")  # trained on clips; the ensemble and headline are built from them
 OOF_FILE = "oof_predictions.csv"
 ARTIST_FILE = "artist_predictions.csv"  # predictions on the artist-filtered test part
 CARD_FILE = "MODEL_CARD.md"

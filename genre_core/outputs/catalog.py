@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from genre_core.outputs.text import genre_name
 from genre_core.models.artifacts import BAR_FILE, CONFIG_FILE, HISTORY_FILE, METRICS_FILE, SUMMARY_DIR, list_model_folders
 
 
@@ -151,7 +152,6 @@ def artist_coverage(models_dir: str | Path, model: str = "headline") -> str | No
     """Which genres the stored artist-filtered test can judge, in words (from ``model``'s metrics, else any
     model's: every model is scored on the same test clips)."""
     from genre_core.training.evaluation import coverage_in_words
-    from genre_core.outputs.text import genre_name
 
     folders = [Path(models_dir) / model, *list_model_folders(models_dir)]
     for folder in folders:
@@ -161,7 +161,6 @@ def artist_coverage(models_dir: str | Path, model: str = "headline") -> str | No
             if block:
                 return coverage_in_words(block, genre_name)
     return None
-
 
 
 # Models trained on GTZAN alone (no pretrained network): the comparison the headline is shown against.

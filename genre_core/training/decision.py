@@ -125,7 +125,7 @@ def build_headline(models_dir: Path, stack_members: tuple[str, ...], provenance:
     """Choose the headline rule from stored predictions and write ``models_dir/headline``. Returns metrics."""
     frames = read_predictions(models_dir, [p.name for p in art.list_model_folders(models_dir)
                                            if json.loads((p / art.CONFIG_FILE).read_text()).get("kind")
-                                           in ("torch", "svm", "transfer")])
+                                           in art.TRAINED_KINDS])
     if not frames:
         raise FileNotFoundError(f"no model with stored out-of-fold predictions under {models_dir}")
     reference = next(iter(frames.values()))
@@ -149,14 +149,17 @@ def build_headline(models_dir: Path, stack_members: tuple[str, ...], provenance:
               "architecture": "decision rule", "n_parameters": 0,
               "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
               "data": provenance or _members_data(models_dir, chosen.members)}
+    # one stacker per stacked candidate, fitted on all out-of-fold rows: stored if chosen, and scored on the artist test
+    stackers = {c.name: _fit_stacker(_stack_inputs(frames, c.members, ids), labels.map(GENRES.index).to_numpy())
+                for c in candidates if c.stacked}
     stale = folder / STACK_FILE
     if chosen.stacked:
-        stacker = _fit_stacker(_stack_inputs(frames, chosen.members, ids), labels.map(GENRES.index).to_numpy())
+        stacker = stackers[chosen.name]
         config["weights_sha256"] = save_svm(stacker, folder / STACK_FILE)
         config["n_parameters"] = int(stacker.named_steps["logreg"].coef_.size)
     elif stale.exists():
         stale.unlink()
-    artist_frames = {c.name: _artist_frame(models_dir, c, frames, ids, labels) for c in candidates}
+    artist_frames = {c.name: _artist_frame(models_dir, c, stackers.get(c.name)) for c in candidates}
     metrics["candidates_artist_covered_balanced"] = {
         name: artist_metrics(frame)["mean"]["covered"]["balanced_accuracy"]
         for name, frame in artist_frames.items() if frame is not None}
@@ -176,15 +179,14 @@ def _members_data(models_dir: Path, members: tuple[str, ...]) -> dict:
     return config.get("data", {})
 
 
-def _artist_frame(models_dir: Path, candidate: Candidate, frames: dict[str, pd.DataFrame], ids: pd.Index,
-                  labels: pd.Series) -> pd.DataFrame | None:
-    """The candidate's answers on the artist-filtered test (a stacker fitted on all out-of-fold rows), if stored."""
+def _artist_frame(models_dir: Path, candidate: Candidate, stacker: Pipeline | None = None) -> pd.DataFrame | None:
+    """The candidate's answers on the artist-filtered test, if its members' are stored (``stacker``: the
+    fitted stacker of a stacked candidate)."""
     artist = read_predictions(models_dir, list(candidate.members), art.ARTIST_FILE)
     if len(artist) != len(candidate.members):
         return None
     test_ids = next(iter(artist.values())).index
     if candidate.stacked:
-        stacker = _fit_stacker(_stack_inputs(frames, candidate.members, ids), labels.map(GENRES.index).to_numpy())
         probs = class_probabilities(stacker, _stack_inputs(artist, candidate.members, test_ids), len(GENRES))
     else:
         probs = artist[candidate.members[0]].loc[test_ids, PROB_COLUMNS].to_numpy(dtype=float)
