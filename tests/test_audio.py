@@ -98,3 +98,12 @@ def test_unusual_rates_and_channels_work(audio_dir, name):
 def test_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError):
         load_audio(tmp_path / "nope.wav")
+
+
+@pytest.mark.parametrize("seed", [289, 1053, *range(40)])
+def test_random_bytes_are_not_audio_even_when_ffmpeg_guesses_a_format(seed):
+    """FFmpeg's probe takes some random blobs for exotic formats (seed 289: LRC subtitles, 1053: EA CDATA audio,
+    which decoded to 0.75 s of noise); only the formats the app names are read."""
+    blob = np.random.default_rng(seed).bytes(30_000)
+    with pytest.raises(NotAudioError, match="is not an audio file we can read"):
+        load_audio(blob)

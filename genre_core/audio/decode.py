@@ -29,6 +29,10 @@ SUPPORTED_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a"
                         ".au", ".snd", ".aiff", ".aif")
 FORMATS_IN_WORDS = "WAV, FLAC, OGG/Opus, MP3, M4A/AAC, WebM, AIFF or AU"
 LOST_SECONDS_WORTH_A_WARNING = 1.0
+# FFmpeg demuxers of the formats above. FFmpeg probes hundreds of formats and finds one with a low score in
+# about 1 of 250 random blobs (EA CDATA audio, LRC subtitles); a file is only read as one of these.
+FFMPEG_DEMUXERS = frozenset({"mp3", "mov", "mp4", "m4a", "3gp", "aac", "ogg", "matroska", "webm", "wav", "w64",
+                             "flac", "aiff", "au"})
 
 
 @dataclass(frozen=True)
@@ -123,6 +127,10 @@ def _decode_soundfile(handle, name: str, max_seconds: float) -> tuple[np.ndarray
     return data, int(sr), int(info.channels), warnings
 
 
+def _not_audio(name: str) -> NotAudioError:
+    return NotAudioError(f"{name} is not an audio file we can read. Supported formats: {FORMATS_IN_WORDS}.")
+
+
 def _decode_ffmpeg(handle, name: str, max_seconds: float) -> tuple[np.ndarray, int, int, list[str]]:
     """Decode with FFmpeg (PyAV): MP3, M4A/AAC, Opus, WebM... Damaged frames are skipped and a file cut
     short is decoded as far as it goes, with a warning saying how much was lost."""
@@ -133,15 +141,17 @@ def _decode_ffmpeg(handle, name: str, max_seconds: float) -> tuple[np.ndarray, i
     try:
         container = av.open(handle, mode="r", metadata_errors="ignore")
     except (av.FFmpegError, ValueError, OSError) as exc:
-        raise NotAudioError(f"{name} is not an audio file we can read. Supported formats: {FORMATS_IN_WORDS}.") from exc
+        raise _not_audio(name) from exc
     with container:
+        if not FFMPEG_DEMUXERS & set(container.format.name.split(",")):
+            raise _not_audio(name)
         if not container.streams.audio:
             raise NotAudioError(f"{name} has no audio track. Supported formats: {FORMATS_IN_WORDS}.")
         stream = container.streams.audio[0]
         stream.thread_type = "AUTO"
         rate, channels = stream.codec_context.sample_rate, stream.codec_context.channels
         if not rate:
-            raise NotAudioError(f"{name} is not an audio file we can read. Supported formats: {FORMATS_IN_WORDS}.")
+            raise _not_audio(name)
         expected = (float(stream.duration * stream.time_base) if stream.duration
                     else container.duration / av.time_base if container.duration else None)
         to_float = av.AudioResampler(format="fltp")  # keeps layout and rate: we mix down as for other formats
@@ -166,7 +176,7 @@ def _decode_ffmpeg(handle, name: str, max_seconds: float) -> tuple[np.ndarray, i
             pass  # the container itself breaks off here: keep what was decoded
     if decoded == 0 or bad > good:
         if decoded == 0 and bad == 0 and good == 0:
-            raise NotAudioError(f"{name} is not an audio file we can read. Supported formats: {FORMATS_IN_WORDS}.")
+            raise _not_audio(name)
         raise CorruptAudioError(f"{name} is damaged: none of its audio could be decoded.")
     data = np.concatenate(chunks)[:max_samples].astype(np.float32)
     seconds = len(data) / rate
