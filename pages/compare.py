@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_support import MODELS_DIR, deck_bytes, is_dark, presentation, show_chart
+from app_support import MODELS_DIR, deck_bytes, is_dark, on_phone, presentation, show_chart
 from genre_core.features.config import GENRES
 from genre_core.features.dataset import balanced_accuracy_in_words
 from genre_core.outputs.catalog import (
@@ -47,13 +47,22 @@ sort_by = next(iter(metric_columns))
 if protocol == "kfold":  # the spread over folds of the leading figure; fits a 1280 px screen
     view = view.assign(**{"±": table[f"{metric_columns[sort_by]}_std"]})
 view = best_first(view, sort_by)
+phone = on_phone()
 shown = ["title", "model"] + [c for label in metric_columns for c in (label, "±") if c in view.columns
                               and (c != "±" or label == sort_by)]
-st.dataframe(view[shown], hide_index=True, width="stretch", column_config={
-    "title": st.column_config.TextColumn("model", width=300),  # px: with the rest, fits 1280 px; hover shows all
-    "model": st.column_config.TextColumn("folder"),
-    **{c: st.column_config.NumberColumn(format="%.3f") for c in shown[2:]},
-})
+if phone:  # 390 px: a plain table that wraps the names, with the leading figure and its spread
+    figures = [c for c in (sort_by, "±") if c in view.columns]
+    st.table(view[["title", *figures]].rename(columns={"title": "model"})
+             .style.format("{:.3f}", subset=figures), hide_index=True)
+else:
+    st.dataframe(view[shown], hide_index=True, width="stretch", column_config={
+        "title": st.column_config.TextColumn("model", width=300),  # px: with the rest, fits 1280 px; hover shows all
+        "model": st.column_config.TextColumn("folder"),
+        **{c: st.column_config.NumberColumn(format="%.3f") for c in shown[2:]},
+    })
+if phone:
+    others = [label for label in metric_columns if label != sort_by]
+    st.caption(f"On a wider screen this table also shows {', '.join(others)} and each model's folder.")
 if protocol == "artist":
     st.caption(f"{int(table['test_clips'].iloc[0])} test clips. {coverage} Where a genre has too few, this protocol "
                "cannot speak for them; the 'covered genres' columns leave them out, the all-genre columns include them.")

@@ -217,6 +217,35 @@ def test_timeline_click_plays_from_there_and_the_report_opens(server, page, gtza
     offline.context.close()
 
 
+# What a phone's browser sends; the app reads "Mobile" (the server cannot see the screen's width).
+PHONE_USER_AGENT = ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+                    "Chrome/124.0 Mobile Safari/537.36")
+
+
+@pytest.mark.parametrize("protocol", ["5-fold", "Artist-filtered"])
+def test_the_model_table_fits_a_phone(server, browser, protocol):
+    """On a 390 px phone the Compare table wraps the model names and keeps the leading figure on screen."""
+    context = browser.new_context(viewport={"width": 390, "height": 844}, user_agent=PHONE_USER_AGENT,
+                                  is_mobile=True, has_touch=True)
+    page = context.new_page()
+    try:
+        page.goto(f"{server}/compare")
+        page.get_by_role("heading", name="Compare models").wait_for(timeout=120_000)
+        page.get_by_text(protocol, exact=False).first.click()
+        _wait_idle(page)
+        table = page.locator('[data-testid="stTable"]').first
+        table.wait_for(timeout=60_000)
+        box = table.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+        assert table.evaluate("t => t.scrollWidth <= t.clientWidth + 1")  # nothing hidden to the side
+        text = table.inner_text()
+        assert "Headline answer" in text and "balanced acc" in text
+        assert page.get_by_text("On a wider screen this table also shows").count() == 1
+        page.screenshot(path=str(SHOTS / f"compare-phone-{protocol.lower()}.png"))
+    finally:
+        context.close()
+
+
 def test_a_deep_link_to_a_fresh_server_gets_the_apps_navigation(page):
     """Next to pages/, Streamlit starts in its pages-folder mode (file names as the menu, no page config) until
     streamlit_app.py first runs; a first visitor arriving on /explore must still get the app's own menu."""
