@@ -109,7 +109,6 @@ def audio_dir(tmp_path_factory) -> Path:
     return d
 
 
-
 @pytest.fixture(scope="session")
 def gtzan_dir() -> Path:
     """The GTZAN copy named by $GTZAN_DIR (.ci/run points it at ../shared/gtzan)."""

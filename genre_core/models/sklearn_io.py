@@ -33,8 +33,6 @@ TRUSTED_TYPES = {
 }
 
 
-
-
 def class_probabilities(pipeline, features: np.ndarray, n_classes: int) -> np.ndarray:
     """(n, n_features) -> (n, n_classes): predict_proba's columns follow the classes seen in training,
     so they are placed by label index (a genre absent from training gets 0). ``pipeline``: a fitted

@@ -104,8 +104,6 @@ def _downsample(image: np.ndarray, max_columns: int = MAX_COLUMNS) -> tuple[np.n
     return image[:, :usable].reshape(image.shape[0], -1, factor).mean(axis=2), factor
 
 
-
-
 def mel_band_labels(n_mels: int, sample_rate: int) -> list[str]:
     """Row names of a mel image: each band's centre frequency, e.g. '1,034 Hz'."""
     return [f"{f:,.0f} Hz" for f in mel_band_hz(n_mels, sample_rate)]

@@ -17,8 +17,6 @@ from genre_core.models.states import StateModel, novelty
 SMOOTH_PATCHES = 5  # display: a section is read off a 5-patch (15 s) majority filter of the timeline
 
 
-
-
 @dataclass(frozen=True)
 class Section:
     start: float
@@ -38,12 +36,6 @@ class Verdict:
     sections: tuple[Section, ...] = ()
 
 
-
-
-
-
-
-
 def sections_of(patch_labels: list[str], times: np.ndarray) -> tuple[Section, ...]:
     """Contiguous runs of the (majority-smoothed) patch genres, as sections with start/end seconds."""
     if not patch_labels:
@@ -59,14 +51,6 @@ def sections_of(patch_labels: list[str], times: np.ndarray) -> tuple[Section, ..
             out.append(Section(float(times[start, 0]), float(times[i - 1, 1]), smoothed[start]))
             start = i
     return tuple(out)
-
-
-
-
-
-
-
-
 
 
 def assess(genre_probabilities: np.ndarray, labels: tuple[str, ...], loudness_db: float,

@@ -26,16 +26,6 @@ DEFAULT_MODELS_DIR = PACKAGE_MODELS_DIR
 DEFAULT_MAX_PATCHES = 32
 
 
-
-
-
-
-
-
-
-
-
-
 def headline_prediction(headline: Headline, predictions: dict[str, ModelPrediction]) -> ModelPrediction | None:
     """The headline rule applied to one clip: genre = argmax of its probabilities, so they always agree.
 

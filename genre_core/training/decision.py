@@ -45,8 +45,6 @@ class Candidate:
         return len(self.members) > 1
 
 
-
-
 def _stack_inputs(frames: dict[str, pd.DataFrame], members: tuple[str, ...], clip_ids: pd.Index) -> np.ndarray:
     """(n_clips, n_members * n_classes) member probabilities side by side."""
     return np.hstack([frames[m].loc[clip_ids, PROB_COLUMNS].to_numpy(dtype=float) for m in members])
@@ -235,7 +233,5 @@ def _write_card(folder: Path, config: dict, metrics: dict) -> None:
               "training folds included the other outer folds' clips; the nested figures are therefore a slightly "
               "optimistic estimate for the stack, and exact for a single model.", ""]
     (folder / art.CARD_FILE).write_text("\n".join(lines))
-
-
 
 

@@ -112,8 +112,6 @@ def random_crops(
     return np.stack(crops).astype(np.float32), np.asarray(crop_labels, dtype=np.int64)
 
 
-
-
 def _checkpoint_state(network, optimizer, scheduler, epoch, history, best, rng) -> dict:
     return {
         "epoch": epoch,

@@ -55,10 +55,6 @@ def _oof_rows(clips: list[Clip], fold: int, probs: np.ndarray, vote_labels: list
     return rows
 
 
-
-
-
-
 def reference_clips(index: DatasetIndex) -> list[Clip]:
     """A fixed, small list of clips (the first of every genre) for the stored-prediction check."""
     out = []
@@ -129,9 +125,6 @@ def run_torch_cv(
 
 
 # ---- the artist-filtered protocol, beside k-fold ----
-
-
-
 
 
 class ClipClassifier:
@@ -295,23 +288,9 @@ def train_spec(
     return metrics
 
 
-
-
-
-
-
-
-
-
-
-
 # ---- grid search ----
 
 
-
 # ---- per-genre average images for the dataset page ----
-
-
-
 
 
