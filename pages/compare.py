@@ -47,22 +47,20 @@ sort_by = next(iter(metric_columns))
 if protocol == "kfold":  # the spread over folds of the leading figure; fits a 1280 px screen
     view = view.assign(**{"±": table[f"{metric_columns[sort_by]}_std"]})
 view = best_first(view, sort_by)
-phone = on_phone()
-shown = ["title", "model"] + [c for label in metric_columns for c in (label, "±") if c in view.columns
-                              and (c != "±" or label == sort_by)]
-if phone:  # 390 px: a plain table that wraps the names, with the leading figure and its spread
+if on_phone():  # 390 px: a plain table that wraps the names, with the leading figure and its spread
     figures = [c for c in (sort_by, "±") if c in view.columns]
     st.table(view[["title", *figures]].rename(columns={"title": "model"})
              .style.format("{:.3f}", subset=figures), hide_index=True)
+    others = [label for label in metric_columns if label != sort_by]
+    st.caption(f"On a wider screen this table also shows {', '.join(others)} and each model's folder.")
 else:
+    shown = ["title", "model"] + [c for label in metric_columns for c in (label, "±") if c in view.columns
+                                  and (c != "±" or label == sort_by)]
     st.dataframe(view[shown], hide_index=True, width="stretch", column_config={
         "title": st.column_config.TextColumn("model", width=300),  # px: with the rest, fits 1280 px; hover shows all
         "model": st.column_config.TextColumn("folder"),
         **{c: st.column_config.NumberColumn(format="%.3f") for c in shown[2:]},
     })
-if phone:
-    others = [label for label in metric_columns if label != sort_by]
-    st.caption(f"On a wider screen this table also shows {', '.join(others)} and each model's folder.")
 if protocol == "artist":
     st.caption(f"{int(table['test_clips'].iloc[0])} test clips. {coverage} Where a genre has too few, this protocol "
                "cannot speak for them; the 'covered genres' columns leave them out, the all-genre columns include them.")

@@ -286,11 +286,3 @@ def train_spec(
         shutil.rmtree(folder)
     staging.rename(folder)
     return metrics
-
-
-# ---- grid search ----
-
-
-# ---- per-genre average images for the dataset page ----
-
-
