@@ -103,3 +103,39 @@ def test_every_candidate_is_reported_on_both_protocols_and_the_card_says_which_w
     assert "Trusted: the nested k-fold choice" in card
     assert metrics["artist_filtered"]["mean"]["n_clips"] == 60
     assert config["data"] == {"n_clips": 120}  # the members' provenance: the headline says which clips it rests on
+
+
+def test_the_stacks_artist_figure_never_learns_from_the_test_clips_labels(tmp_path):
+    """The artist test clips are GTZAN clips too, so they have out-of-fold rows. Here member b is right on
+    exactly those rows (and on the artist test) and noise elsewhere: a stacker that learned from the test clips'
+    rows would trust b and score high on the test; one that learned from the other clips cannot know b."""
+    rng = np.random.default_rng(0)
+    truth = np.repeat(np.arange(10), 12)
+    folds = np.tile(np.arange(1, 5), 30)
+    on_test = np.tile(np.arange(12) < 5, 10)  # 5 clips of every genre sit in the artist test part
+
+    def probs(genre: int, right: bool) -> np.ndarray:
+        p = rng.dirichlet(np.ones(10))
+        return 0.3 * p + 0.7 * np.eye(10)[genre] if right else p
+
+    for name, right_on_test in (("a", False), ("b", True)):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "config.json").write_text(json.dumps({"name": name, "kind": "svm", "labels": list(GENRES),
+                                                        "data": {"n_clips": len(truth)}}))
+        oof, test = [], []
+        for i, (t, f, in_test) in enumerate(zip(truth, folds, on_test)):
+            p = probs(t, right_on_test == in_test)
+            row = {"clip_id": f"{GENRES[t]}.{i:05d}", "fold": int(f), "true": GENRES[t],
+                   "vote": GENRES[int(p.argmax())], "mean": GENRES[int(p.argmax())],
+                   **{f"p_{g}": v for g, v in zip(GENRES, p)}}
+            oof.append(row)
+            if in_test:
+                q = probs(t, right_on_test)
+                test.append({**row, "vote": GENRES[int(q.argmax())], "mean": GENRES[int(q.argmax())],
+                             **{f"p_{g}": v for g, v in zip(GENRES, q)}})
+        pd.DataFrame(oof).to_csv(folder / "oof_predictions.csv", index=False)
+        pd.DataFrame(test).drop(columns="fold").to_csv(folder / "artist_predictions.csv", index=False)
+    artist = build_headline(tmp_path, ("a", "b"))["candidates_artist_covered_balanced"]
+    assert artist["b"] == pytest.approx(1.0)
+    assert artist["stack"] < 0.5

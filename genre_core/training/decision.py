@@ -147,17 +147,14 @@ def build_headline(models_dir: Path, stack_members: tuple[str, ...], provenance:
               "architecture": "decision rule", "n_parameters": 0,
               "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
               "data": provenance or _members_data(models_dir, chosen.members)}
-    # one stacker per stacked candidate, fitted on all out-of-fold rows: stored if chosen, and scored on the artist test
-    stackers = {c.name: _fit_stacker(_stack_inputs(frames, c.members, ids), labels.map(GENRES.index).to_numpy())
-                for c in candidates if c.stacked}
     stale = folder / STACK_FILE
-    if chosen.stacked:
-        stacker = stackers[chosen.name]
+    if chosen.stacked:  # the stored stacker learns from every out-of-fold row
+        stacker = _fit_stacker(_stack_inputs(frames, chosen.members, ids), labels.map(GENRES.index).to_numpy())
         config["weights_sha256"] = save_svm(stacker, folder / STACK_FILE)
         config["n_parameters"] = int(stacker.named_steps["logreg"].coef_.size)
     elif stale.exists():
         stale.unlink()
-    artist_frames = {c.name: _artist_frame(models_dir, c, stackers.get(c.name)) for c in candidates}
+    artist_frames = {c.name: _artist_frame(models_dir, c, frames, labels) for c in candidates}
     metrics["candidates_artist_covered_balanced"] = {
         name: artist_metrics(frame)["mean"]["covered"]["balanced_accuracy"]
         for name, frame in artist_frames.items() if frame is not None}
@@ -177,14 +174,18 @@ def _members_data(models_dir: Path, members: tuple[str, ...]) -> dict:
     return config.get("data", {})
 
 
-def _artist_frame(models_dir: Path, candidate: Candidate, stacker: Pipeline | None = None) -> pd.DataFrame | None:
-    """The candidate's answers on the artist-filtered test, if its members' are stored (``stacker``: the
-    fitted stacker of a stacked candidate)."""
+def _artist_frame(models_dir: Path, candidate: Candidate, frames: dict[str, pd.DataFrame],
+                  labels: pd.Series) -> pd.DataFrame | None:
+    """The candidate's answers on the artist-filtered test, if its members' are stored. A stacked candidate's
+    stacker learns from the out-of-fold rows of the other clips only: the test clips' labels stay unseen."""
     artist = read_predictions(models_dir, list(candidate.members), art.ARTIST_FILE)
     if len(artist) != len(candidate.members):
         return None
     test_ids = next(iter(artist.values())).index
     if candidate.stacked:
+        learn = labels.index.difference(test_ids)
+        stacker = _fit_stacker(_stack_inputs(frames, candidate.members, learn),
+                               labels.loc[learn].map(GENRES.index).to_numpy())
         probs = class_probabilities(stacker, _stack_inputs(artist, candidate.members, test_ids), len(GENRES))
     else:
         probs = artist[candidate.members[0]].loc[test_ids, PROB_COLUMNS].to_numpy(dtype=float)
@@ -219,7 +220,7 @@ def _write_card(folder: Path, config: dict, metrics: dict) -> None:
              f"- Nested cross-validation (chosen per outer fold: {chosen_per_fold}):",
              f"  accuracy {fmt('accuracy')}, balanced accuracy {fmt('balanced_accuracy')}, macro-F1 {fmt('macro_f1')}",
              "", "Balanced accuracy of every candidate: over all folds (leave-one-fold-out, stackers refitted), and "
-             "over the covered genres of the artist-filtered test (stackers fitted on all out-of-fold rows):", "",
+             "over the covered genres of the artist-filtered test (stackers fitted on the out-of-fold rows of the other clips):", "",
              "| candidate | k-fold | artist-filtered (covered) |", "|---|---|---|"]
     artist = metrics.get("candidates_artist_covered_balanced", {})
     lines += [f"| {name} | {score:.3f} | {'–' if artist.get(name) is None else f'{artist[name]:.3f}'} |" for name, score
