@@ -139,3 +139,20 @@ def test_the_stacks_artist_figure_never_learns_from_the_test_clips_labels(tmp_pa
     artist = build_headline(tmp_path, ("a", "b"))["candidates_artist_covered_balanced"]
     assert artist["b"] == pytest.approx(1.0)
     assert artist["stack"] < 0.5
+
+
+def test_every_candidate_has_the_fold_mean_figure_the_model_tables_report(stored):
+    from genre_core.training.evaluation import clip_metrics, summarize_folds
+
+    metrics = build_headline(stored, ("strong", "weak", "noise"))
+    fold_mean = metrics["candidates_balanced_accuracy_fold_mean"]
+    assert set(fold_mean) == set(metrics["candidates_balanced_accuracy_all_folds"])
+    # a single candidate's figure is the mean over folds of its own out-of-fold answers, as its metrics.json has it
+    oof = pd.read_csv(stored / "strong" / "oof_predictions.csv")
+    per_fold = [clip_metrics(f["true"].map(GENRES.index).to_numpy(), f["mean"].map(GENRES.index).to_numpy())
+                for _, f in oof.groupby("fold")]
+    expected = summarize_folds(per_fold)["balanced_accuracy"]
+    assert fold_mean["strong"]["mean"] == pytest.approx(expected["mean"], abs=1e-9)
+    assert fold_mean["strong"]["std"] == pytest.approx(expected["std"], abs=1e-9)
+    card = (stored / "headline" / "MODEL_CARD.md").read_text()
+    assert "mean ± std over folds" in card and "all folds pooled" in card

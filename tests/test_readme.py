@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from genre_core.outputs.readme import (
-    END, START, read_snapshot, replace_section, results_section, snapshot, snapshot_named_in,
+    END, START, metrics_cells, read_snapshot, replace_section, results_section, snapshot, snapshot_named_in,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,3 +64,23 @@ def test_on_a_tie_the_headline_comes_first_everywhere_models_are_ranked():
     assert list(best_first(table, "score")["model"]) == ["b", "headline", "musicnn_logreg", "a"]
     renamed = table.rename(columns={"model": "folder"})
     assert list(best_first(renamed, "score", "folder")["folder"]) == ["b", "headline", "musicnn_logreg", "a"]
+
+
+def test_one_figure_per_thing_the_candidates_name_the_fold_mean_and_the_pooled_figure():
+    """The candidates table repeats the 5-fold table's figure (mean over folds) and names the pooled one apart."""
+    section = results_section(ROOT / "models")
+    header, cells, rows = metrics_cells(ROOT / "models", "kfold")
+    table_figure = {r["model"]: f"{r['balanced_accuracy_mean']:.3f} ± {r['balanced_accuracy_mean_std']:.3f}" for r in rows}
+    candidates = section.split("| candidate |", 1)[1].split("\n\n", 1)[0].splitlines()[2:]
+    assert "mean ± std over folds" in section and "pooled" in section
+    for line in candidates:
+        name, fold_mean = [c.strip() for c in line.strip("|").split("|")][:2]
+        if name in table_figure:
+            assert fold_mean == table_figure[name], name
+
+
+def test_the_headline_says_it_has_no_parameters_of_its_own():
+    header, cells, rows = metrics_cells(ROOT / "models", "kfold")
+    headline = next(c for c in cells if c[0] == "headline")
+    member = json.loads((ROOT / "models" / "headline" / "config.json").read_text())["members"][0]
+    assert headline[header.index("parameters")].startswith(f"none of its own (uses {member}'s")

@@ -14,7 +14,7 @@ from genre_core.features.config import GENRES
 from genre_core.features.dataset import balance_in_words
 from genre_core.outputs.catalog import metrics_table, stored_models
 from genre_core.outputs.text import genre_name
-from genre_core.training.decision import trust_note
+from genre_core.training.decision import candidate_cells, trust_note
 from genre_core.training.evaluation import coverage_in_words
 
 START, END = "<!-- results:start (genre-core readme) -->", "<!-- results:end -->"
@@ -30,6 +30,14 @@ def _figure(x: float | None) -> str:
     return "–" if x is None or x != x else f"{x:.3f}"
 
 
+def _parameters(row: dict, by_model: dict[str, int]) -> str:
+    """A model's trainable parameters; a rule that answers as another model has none of its own."""
+    borrowed = str(row["representation"]).removeprefix("as ")
+    if not row["parameters"] and borrowed != row["representation"] and borrowed in by_model:
+        return f"none of its own (uses {borrowed}'s {by_model[borrowed]:,})"
+    return f"{row['parameters']:,}"
+
+
 def metrics_cells(models_dir: str | Path, protocol: str) -> tuple[list[str], list[list[str]], list[dict]]:
     """Header, cells and raw rows of the model table for ``protocol`` ("kfold" or "artist"), best first."""
     table = metrics_table(models_dir, protocol)
@@ -40,7 +48,8 @@ def metrics_cells(models_dir: str | Path, protocol: str) -> tuple[list[str], lis
     if protocol == "kfold":
         f = lambda r, k: f"{r[k]:.3f} ± {r[k + '_std']:.3f}"  # noqa: E731
         header = ["model", "input", "parameters", "balanced acc.", "macro-F1", "accuracy", "balanced acc. (vote)"]
-        cells = [[r["model"], str(r["representation"]), f"{r['parameters']:,}", f(r, "balanced_accuracy_mean"),
+        own = {r["model"]: r["parameters"] for r in rows}
+        cells = [[r["model"], str(r["representation"]), _parameters(r, own), f(r, "balanced_accuracy_mean"),
                   f(r, "macro_f1_mean"), f(r, "accuracy_mean"), f(r, "balanced_accuracy_vote")] for r in rows]
     else:
         header = ["model", "input", "test clips", "balanced acc. (covered genres)", "accuracy (covered genres)",
@@ -130,13 +139,11 @@ def results_section(models_dir: str | Path, previous: dict | None = None, previo
     headline = stored_models(models_dir).get("headline")
     if headline and headline["metrics"].get("candidates_balanced_accuracy_all_folds"):
         m, c = headline["metrics"], headline["config"]
-        artist = m.get("candidates_artist_covered_balanced", {})
-        cells = [[name, f"{score:.3f}", _figure(artist.get(name))] for name, score in
-                 sorted(m["candidates_balanced_accuracy_all_folds"].items(), key=lambda kv: -kv[1])]
         parts += [f"The app's answer is the headline rule, chosen by nested k-fold among every single model and a "
                   f"stacked logistic regression: **{c.get('chosen', c['title'])}**. A combination is only shown when "
-                  "it beats its best member out of fold. Every candidate, balanced accuracy:", "",
-                  markdown_table(["candidate", "k-fold (all folds)", "artist-filtered (covered genres)"], cells), "",
+                  "it beats its best member out of fold. Every candidate, balanced accuracy; the mean over folds is the "
+                  "figure of the tables above, the pooled one (every out-of-fold answer scored at once) is what the "
+                  "rule ranks by:", "", markdown_table(*candidate_cells(m)), "",
                   trust_note(m, c.get("chosen", "")), ""]
     if previous:
         kept = f"`{previous_name}`" if previous_name else "a snapshot"
