@@ -76,11 +76,16 @@ def _font_file(bold: bool = False) -> str:
     return font_manager.findfont(font_manager.FontProperties(family="DejaVu Sans", weight="bold" if bold else "normal"))
 
 
-def text_width(text: str, pt: float, bold: bool = False) -> float:
-    """Width in inches of one line of ``text`` at ``pt`` points."""
+@functools.cache
+def _measuring_font(bold: bool):
     from PIL import ImageFont
 
-    return ImageFont.truetype(_font_file(bold), 200).getlength(text) / 200 * pt / 72
+    return ImageFont.truetype(_font_file(bold), 200)
+
+
+def text_width(text: str, pt: float, bold: bool = False) -> float:
+    """Width in inches of one line of ``text`` at ``pt`` points."""
+    return _measuring_font(bold).getlength(text) / 200 * pt / 72
 
 
 def wrap(text: str, pt: float, width_in: float, bold: bool = False) -> list[str]:
@@ -169,7 +174,8 @@ def cell_lines(cell: str, pt: float, width: float, bold: bool = False) -> tuple[
     the small print follows on the last line rather than a line of its own)."""
     text, _, small = cell.partition("\n")
     lines = wrap(text, pt, width - 2 * PAD_X, bold)
-    follows = not small or text_width(f"{lines[-1]}  {small}", pt, bold) <= (width - 2 * PAD_X) * WRAP_SLACK
+    follows = not small or (text_width(f"{lines[-1]}  ", pt, bold) + text_width(small, pt * FOLDER_PT_RATIO)
+                            <= (width - 2 * PAD_X) * WRAP_SLACK)
     return lines, small, follows
 
 
@@ -184,7 +190,7 @@ def table_layout(table: Table, room: Box) -> TableLayout:
     header, rows = table
     for pt in (18, 17, 16, 15, 14, 13, 12, 11):
         figures = [max(text_width(r[j], pt) for r in rows) + 2 * PAD_X + 0.15 for j in range(1, len(header))]
-        figures = [max(w, 1.6) for w in figures]
+        figures = [max(w, 1.8) for w in figures]
         widths = [room.width - sum(figures), *figures]
         heights = [max(_cell_height(c, pt, w, bold=i == 0) for c, w in zip(row, widths))
                    for i, row in enumerate([header, *rows])]
