@@ -44,6 +44,7 @@ CHART_DPI = 150  # a 12.3 x 5.5 in chart is 1850 x 825 px: sharp on a 1920 x 108
 FONT = "Arial"  # PowerPoint and Keynote have it; LibreOffice lays it out with the metric-compatible Liberation Sans
 MARGIN = 0.5  # inches around the slide's content
 LINE_EM = 1.2  # line pitch of Arial in all three office suites, in font sizes
+PARAGRAPH_GAP_EM = 0.5  # space before each paragraph after a box's first
 PAD_X, PAD_Y = 0.1, 0.05  # inner margins of every text box and table cell, inches
 WRAP_SLACK = 0.94  # lines are measured against 94 % of the room, so no renderer wraps one word more than counted
 TITLE_PT, TITLE_MIN_PT = 32, 26
@@ -150,7 +151,8 @@ class SlideLayout:
 def _text_block(paragraphs: list[str], pt: float, top: float, bold: bool = False) -> TextBlock:
     width = WIDTH_IN - 2 * MARGIN
     lines = [wrap(p, pt, width - 2 * PAD_X, bold) for p in paragraphs]
-    height = _lines_height(sum(len(x) for x in lines), pt) + 2 * PAD_Y + 0.05
+    gaps = (len(paragraphs) - 1) * PARAGRAPH_GAP_EM * pt / 72
+    height = _lines_height(sum(len(x) for x in lines), pt) + gaps + 2 * PAD_Y + 0.05
     return TextBlock(Box(MARGIN, top, width, height), paragraphs, lines, pt, bold)
 
 
@@ -493,7 +495,7 @@ def _frame_margins(frame) -> None:
 def _fill_text(shape, block: TextBlock) -> None:
     """``block``'s paragraphs into ``shape`` at its measured box; the box never grows or shrinks the text."""
     from pptx.enum.text import MSO_ANCHOR, MSO_AUTO_SIZE, PP_ALIGN
-    from pptx.util import Inches
+    from pptx.util import Inches, Pt
 
     shape.left, shape.top = Inches(block.box.left), Inches(block.box.top)
     shape.width, shape.height = Inches(block.box.width), Inches(block.box.height)
@@ -504,6 +506,8 @@ def _fill_text(shape, block: TextBlock) -> None:
     for i, text in enumerate(block.paragraphs):
         paragraph = frame.paragraphs[0] if i == 0 else frame.add_paragraph()
         paragraph.alignment = PP_ALIGN.LEFT
+        if i:
+            paragraph.space_before = Pt(PARAGRAPH_GAP_EM * block.pt)
         _style_run(paragraph.add_run(), block.pt, block.bold)
         paragraph.runs[0].text = text
 
@@ -573,7 +577,8 @@ def _pdf_text(fig, left: float, top: float, text: str, pt: float, bold: bool = F
 
 def _pdf_block(fig, block: TextBlock) -> None:
     y = block.box.top + PAD_Y
-    for lines in block.lines:
+    for i, lines in enumerate(block.lines):
+        y += PARAGRAPH_GAP_EM * block.pt / 72 if i else 0
         for line in lines:
             _pdf_text(fig, block.box.left + PAD_X, y, line, block.pt, block.bold)
             y += _lines_height(1, block.pt)
