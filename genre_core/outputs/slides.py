@@ -618,7 +618,7 @@ def write_pdf(slides: list[Slide], path: str | Path) -> Path:
     from PIL import Image
 
     path = Path(path)
-    with PdfPages(path) as pdf:
+    with matplotlib.rc_context({"pdf.fonttype": 42}), PdfPages(path) as pdf:  # TrueType: crisp text, not Type 3
         for spec in slides:
             layout = slide_layout(spec)
             fig = plt.figure(figsize=(WIDTH_IN, HEIGHT_IN))
