@@ -176,3 +176,33 @@ def default_pair(table: pd.DataFrame, metric: str = "balanced_accuracy_mean") ->
     others = ordered[ordered["model"] != first]
     second = scratch["model"].iloc[0] if not scratch.empty else (others["model"].iloc[0] if not others.empty else None)
     return (first, second) if second else (first,)
+
+
+def headline_member(models_dir: str | Path) -> str | None:
+    """The single model the stored headline is, when its rule is one model and every outer fold chose that
+    model (its predictions, and so every figure, are that model's); None for a stack or a mixed choice."""
+    stored = stored_models(models_dir)
+    entry = stored.get("headline")
+    if entry is None or entry["config"].get("rule") != "single":
+        return None
+    chosen = entry["config"].get("chosen")
+    folds = entry["metrics"].get("outer_folds") or []
+    return chosen if chosen in stored and all(f.get("chosen") == chosen for f in folds) else None
+
+
+def titles_in_words(models_dir: str | Path) -> dict[str, str]:
+    """Each stored model's title in words, by folder name: its config title, with no folder names in it (an
+    ensemble or a stack says how many models it combines; a headline that is one model takes its title)."""
+    stored = stored_models(models_dir)
+    titles = {name: entry["config"].get("title") or name for name, entry in stored.items()}
+    for name, entry in stored.items():
+        config = entry["config"]
+        members = config.get("members") or []
+        if config.get("kind") == "ensemble":
+            scratch = all(stored.get(m, {}).get("config", {}).get("kind") in FROM_SCRATCH_KINDS for m in members)
+            titles[name] = f"Ensemble: majority vote of {len(members)} {'from-scratch ' if scratch else ''}models"
+        elif config.get("kind") == "headline":
+            single = config.get("rule") == "single" and config.get("chosen") in stored
+            titles[name] = (f"The app's answer: {titles[config['chosen']]}" if single
+                            else f"The app's answer: stacked logistic regression of {len(members)} models")
+    return titles
