@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import chirp, write_wav
+from conftest import chirp, ray_lines, write_wav
 
 pytest.importorskip("ray")
 
@@ -33,17 +33,6 @@ RAY = Path(sys.executable).with_name("ray") if Path(sys.executable).with_name("r
 pytestmark = [pytest.mark.skipif(RAY is None, reason="the `ray` command is not installed"),
               pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads sessions from /proc")]
 LIBRARY = [sys.executable, "-m", "genre_core", "library"]
-# what Ray prints itself: its Python loggers ("2026-01-01 10:00:00,123\tWARNING x.py:1 -- ..."), its C++
-# core ("[2026-01-01 10:00:00,123 E 123 123] core_worker.cc:..."), the token notice
-RAY_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+\s+(DEBUG|INFO|WARNING|ERROR)\b"
-                      r"|\[\d{4}-\d\d-\d\d [\d:,]+ [DIWEF] \d+ \d+\]"
-                      r"|Token authentication)")
-
-
-def ray_lines(text: str) -> list[str]:
-    return [line for line in re.split(r"[\r\n]", text) if RAY_LINE.match(line.strip())]
-
-
 def free_ports(n: int) -> list[int]:
     sockets = [socket.socket() for _ in range(n)]
     for s in sockets:
