@@ -133,6 +133,38 @@ def test_an_unreachable_address_fails_in_words_within_30_s(host, songs, ray_home
     assert not ray_lines(run.stdout + run.stderr)
 
 
+def ray_start(arguments: list[str], env: dict[str, str], sessions: list[int]) -> str:
+    """`ray start ARGUMENTS` with one CPU in a session of its own (its node's processes stay in it after it
+    returns; the session is added to ``sessions`` first, to be stopped whatever happens); returns its output."""
+    start = subprocess.Popen([RAY, "start", *arguments, "--num-cpus", "1", "--disable-usage-stats"], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    sessions.append(start.pid)
+    log = start.communicate(timeout=120)[0]
+    assert start.returncode == 0, log[-3000:]
+    return log
+
+
+def test_joins_a_head_that_listens_on_loopback_only(songs, ray_home, tmp_path):
+    """A head started with RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 listens on 127.0.0.1 only; Ray on Linux turns
+    127.0.0.1:P into the interface's address, where nothing answers (Ray then retried for minutes)."""
+    env = user_env(ray_home)
+    port, dashboard, agent = free_ports(3)
+    sessions: list[int] = []
+    try:
+        ray_start(["--head", "--port", str(port), "--dashboard-port", str(dashboard),
+                   "--dashboard-agent-listen-port", str(agent)], {**env, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"},
+                  sessions)
+        run = subprocess.run([*LIBRARY, str(songs), "--out", str(tmp_path / "out"), "--address", f"127.0.0.1:{port}",
+                              "--quiet"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        pytest.fail("still trying to join the loopback-only head after 120 s")
+    finally:
+        left = {session: stop_session(session) for session in sessions}
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert not any(left.values()), f"Ray processes left running: {left}"
+    assert pd.read_parquet(tmp_path / "out" / TABLE)["error"].isna().sum() == 4
+
+
 def test_joins_a_cluster_started_with_ray_start_and_uses_both_nodes(songs, ray_home, tmp_path):
     """As Ray's docs say: `ray start --head --port P` (with a token in ~/.ray/auth_token, as any earlier
     `ray.init` leaves, token authentication is on), a second node with `ray start --address` and
@@ -143,17 +175,10 @@ def test_joins_a_cluster_started_with_ray_start_and_uses_both_nodes(songs, ray_h
     port, dashboard, head_agent, node_agent = free_ports(4)
     sessions, logs, out = [], [], tmp_path / "out"
     try:
-        for command, extra in (
-                (["--head", "--port", str(port), "--dashboard-port", str(dashboard),
-                  "--dashboard-agent-listen-port", str(head_agent)], {}),
-                (["--address", f"127.0.0.1:{port}", "--dashboard-agent-listen-port", str(node_agent)],
-                 {"RAY_AUTH_MODE": "token"})):
-            start = subprocess.Popen([RAY, "start", *command, "--num-cpus", "1", "--disable-usage-stats"],
-                                     env={**env, **extra}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                     start_new_session=True)
-            sessions.append(start.pid)  # the node's processes stay in this session after `ray start` returns
-            logs.append(start.communicate(timeout=120)[0])
-            assert start.returncode == 0, logs[-1][-3000:]
+        logs.append(ray_start(["--head", "--port", str(port), "--dashboard-port", str(dashboard),
+                               "--dashboard-agent-listen-port", str(head_agent)], env, sessions))
+        logs.append(ray_start(["--address", f"127.0.0.1:{port}", "--dashboard-agent-listen-port", str(node_agent)],
+                              {**env, "RAY_AUTH_MODE": "token"}, sessions))
         assert "Token authentication is enabled" in logs[0]
         deadline = time.monotonic() + 90  # as a user would: `ray status` until the second node's CPU counts
         while not re.search(r"/2\.0 CPU", subprocess.run([RAY, "status", "--address", f"127.0.0.1:{port}"],

@@ -108,6 +108,31 @@ def check_reachable(address: str, source: str = "--address") -> None:
                              f"it printed, and that no firewall blocks port {port}.") from None
 
 
+def _answers(host: str, port: int) -> bool:
+    try:
+        socket.create_connection((host, port), timeout=CONNECT_SECONDS).close()
+    except OSError:
+        return False
+    return True
+
+
+def _stay_on_loopback_if_the_head_does(address: str) -> None:
+    """Join a head that listens on loopback only on loopback.
+
+    On Linux Ray replaces a loopback address by the machine's interface address before connecting
+    (services.resolve_ip_for_localhost, unless RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0). A head started with that
+    variable at 0 listens on 127.0.0.1 only, so the rewritten address never answers and Ray retries for
+    minutes; the variable's effect, Ray's ``ENABLE_RAY_CLUSTER``, is read when Ray is imported, so it is set
+    here as the variable would have set it.
+    """
+    from ray._private import ray_constants, services
+
+    host, port = _host_port(address)
+    rewritten = services.resolve_ip_for_localhost(host)
+    if rewritten != host and not _answers(rewritten, port):
+        ray_constants.ENABLE_RAY_CLUSTER = False
+
+
 def _use_token_when_present() -> None:
     """Send the token in ~/.ray/auth_token (or $RAY_AUTH_TOKEN[_PATH]) when $RAY_AUTH_MODE is not set.
 
@@ -131,6 +156,7 @@ def _join(address: str, source: str) -> None:
     import ray
 
     check_reachable(address, source)
+    _stay_on_loopback_if_the_head_does(address)
     _use_token_when_present()
     # something answers at the address: a few tries tell a Ray head from anything else (Ray's default is 20)
     own_budget = "RAY_gcs_server_port_wait_time_s" not in os.environ
