@@ -381,11 +381,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_finish)
 
     p = sub.add_parser("library", help="classify a whole music library on Ray (this machine, or a cluster with "
-                                       "--address); resumable; writes library.parquet and library.csv")
+                                       "--address); Ctrl-C keeps what is done and a rerun goes on; writes "
+                                       "library.parquet, library.csv, one M3U8 playlist per genre and ray.log")
     p.add_argument("source", help="a folder (walked recursively), a text file of paths, or a CSV with a 'path' column")
     p.add_argument("--out", required=True, help="results folder (an interrupted run continues from what is there)")
-    p.add_argument("--address", help="Ray cluster to join, e.g. 10.0.0.5:6379 (default: $RAY_ADDRESS, else Ray is "
-                                     "started on this machine, on loopback only)")
+    p.add_argument("--address", help="Ray cluster to join, as `ray start --head` prints it, e.g. 10.0.0.5:6379; the "
+                                     "token in ~/.ray/auth_token is sent when there is one (default: $RAY_ADDRESS, "
+                                     "else Ray is started on this machine, on loopback only)")
     p.add_argument("--workers", type=int, help="worker processes (default: one per CPU of the cluster)")
     p.add_argument("--all-models", action="store_true", help="run every model, not only the answer's")
     p.add_argument("--batch-size", type=int, default=4, help="files per task")

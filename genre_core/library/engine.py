@@ -4,7 +4,8 @@ dashboard), or joined to a running cluster when given its address; the same code
 Each worker is an actor that loads the models once and classifies the files of the batches it is given
 (audio is read and decoded in the workers: on a cluster the paths must be readable on every node, e.g. a
 shared mount). Results stream back to the driver, which writes each finished batch as a Parquet part, so
-an interrupted run continues where it stopped. ``classify_entries`` is the same work in one process.
+an interrupted run (Ctrl-C) continues where it stopped. Ray's own messages go to a log file in the results
+folder, not to the console. ``classify_entries`` is the same work in one process.
 """
 from __future__ import annotations
 
