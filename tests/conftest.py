@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,18 @@ SR = 22050
 # Ray clusters made by the tests live on loopback only: with this, Ray takes 127.0.0.1 as this machine's
 # address instead of its network interface's (read when ray is first imported, so set before any test does).
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+
+
+# what Ray prints itself: its Python loggers ("2026-01-01 10:00:00,123\tWARNING x.py:1 -- ..."), its C++
+# core ("[2026-01-01 10:00:00,123 E 123 123] core_worker.cc:..."), its token notice
+RAY_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+\s+(DEBUG|INFO|WARNING|ERROR)\b"
+                      r"|\[\d{4}-\d\d-\d\d [\d:,]+ [DIWEF] \d+ \d+\]"
+                      r"|Token authentication)")
+
+
+def ray_lines(text: str) -> list[str]:
+    """The lines of ``text`` (a console's output, progress bars included) that Ray printed."""
+    return [line for line in re.split(r"[\r\n]", text) if RAY_LINE.match(line.strip())]
 
 
 def chirp(seconds: float, sr: int = SR, f0: float = 110.0, f1: float = 4000.0) -> np.ndarray:

@@ -135,24 +135,44 @@ def _headline_and_states(models_dir: Path, index, cache: FeatureCache, cache_dir
 
 
 def cmd_library(args: argparse.Namespace) -> int:
-    from genre_core.library.engine import run_library
-    from genre_core.library.results import CSV, TABLE, summary_lines
+    import shlex
+    import signal
+
+    from genre_core.library.engine import RAY_LOG, LibraryInterrupted, run_library
+    from genre_core.library.results import CSV, DOUBT_PLAYLISTS, PLAYLIST, TABLE, summary_lines
 
     if not Path(args.source).exists():
         raise GenreCoreError(f"{args.source}: no such folder or list of files.")
+    out = Path(args.out)
+    # Ctrl-C stops the run and keeps what is done, also when the shell started it with SIGINT ignored
+    # (a script's `genre-core library ... &`)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        table, missing, seconds = run_library(args.source, args.out, args.models_dir, args.address, args.workers,
-                                              args.all_models, args.batch_size, not args.quiet)
+        table, _, seconds = run_library(args.source, out, args.models_dir, args.address, args.workers,
+                                        args.all_models, args.batch_size, not args.quiet)
     except ValueError as exc:  # a manifest without a path column
         raise GenreCoreError(str(exc)) from exc
-    except KeyboardInterrupt:
-        print(f"interrupted; the files classified so far are kept in {args.out}: run the same command to continue",
-              file=sys.stderr)
+    except LibraryInterrupted as stop:
+        print(f"\ninterrupted: {stop.done} of {stop.total} songs are done and kept in {out} (table and playlists "
+              f"of those so far). To classify the other {stop.total - stop.done}, run:\n"
+              f"  {shlex.join(args.command_line)}", file=sys.stderr)
         return 130
-    for line in summary_lines(table, missing):
+    except KeyboardInterrupt:  # before Ray started (listing the files) or while the table was written
+        print(f"\ninterrupted: the songs classified so far are kept in {out}. To go on, run:\n"
+              f"  {shlex.join(args.command_line)}", file=sys.stderr)
+        return 130
+    for line in summary_lines(table):  # files listed but missing have their rows
         print(line)
-    print(f"table: {Path(args.out) / TABLE} and {Path(args.out) / CSV}" +
+    print(f"table: {out / TABLE} and {out / CSV}" +
           (f" ({seconds:.0f} s classifying)" if seconds else " (nothing new to classify)"))
+    playlists = sorted(p.name for p in out.glob("*" + PLAYLIST))
+    doubt = [name for name in DOUBT_PLAYLISTS.values() if name + PLAYLIST in playlists]
+    if playlists:
+        print(f"playlists in {out}: {', '.join(playlists)}" +
+              (f" ({' and '.join(repr(n) for n in doubt)}: answers in doubt, kept out of the genre lists)"
+               if doubt else ""))
+    if (out / RAY_LOG).exists():
+        print(f"Ray's messages: {out / RAY_LOG}")
     return 0
 
 
@@ -361,11 +381,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_finish)
 
     p = sub.add_parser("library", help="classify a whole music library on Ray (this machine, or a cluster with "
-                                       "--address); resumable; writes library.parquet and library.csv")
+                                       "--address); Ctrl-C keeps what is done and a rerun goes on; writes "
+                                       "library.parquet, library.csv, one M3U8 playlist per genre and ray.log")
     p.add_argument("source", help="a folder (walked recursively), a text file of paths, or a CSV with a 'path' column")
     p.add_argument("--out", required=True, help="results folder (an interrupted run continues from what is there)")
-    p.add_argument("--address", help="Ray cluster to join, e.g. 10.0.0.5:6379 (default: $RAY_ADDRESS, else Ray is "
-                                     "started on this machine, on loopback only)")
+    p.add_argument("--address", help="Ray cluster to join, as `ray start --head` prints it, e.g. 10.0.0.5:6379; the "
+                                     "token in ~/.ray/auth_token is sent when there is one (default: $RAY_ADDRESS, "
+                                     "else Ray is started on this machine, on loopback only)")
     p.add_argument("--workers", type=int, help="worker processes (default: one per CPU of the cluster)")
     p.add_argument("--all-models", action="store_true", help="run every model, not only the answer's")
     p.add_argument("--batch-size", type=int, default=4, help="files per task")
@@ -438,7 +460,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
+    # as typed, for the command that resumes an interrupted run
+    program = [sys.argv[0]] if Path(sys.argv[0]).name == "genre-core" else [sys.executable, "-m", "genre_core"]
+    args.command_line = [*program, *argv]
     try:
         return args.func(args)
     except GenreCoreError as exc:

@@ -1,5 +1,6 @@
 """A classified music library as a table: which files to classify (a folder, a list of paths, a manifest CSV),
-one row per file, the parts written while a run goes on (so an interrupted run resumes), and the summary.
+one row per file, the parts written while a run goes on (so an interrupted run resumes), the summary, and
+one M3U8 playlist per genre.
 
 The table's columns are ``COLUMNS``; ``file_key`` (path, size, modification time) decides whether a file
 already in the results is done or changed since.
@@ -7,6 +8,7 @@ already in the results is done or changed since.
 from __future__ import annotations
 
 import os
+import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 from genre_core.audio.decode import SUPPORTED_EXTENSIONS
-from genre_core.outputs.text import csv_text
+from genre_core.features.config import GENRES
+from genre_core.outputs.text import csv_text, genre_name
 from genre_core.serving.zoo import Classification, ModelZoo
 
 COLUMNS = ["path", "size_bytes", "mtime", "duration_s", "genre", "probability", "second_genre",
@@ -23,6 +26,10 @@ COLUMNS = ["path", "size_bytes", "mtime", "duration_s", "genre", "probability", 
 PARTS = "parts"  # folder of the results folder holding one Parquet file per finished batch
 TABLE = "library.parquet"
 CSV = "library.csv"
+PLAYLIST = ".m3u8"
+# answers in doubt get a playlist of their own (named as the app says them), not a place in a genre's
+DOUBT_PLAYLISTS = {"unsure": "not sure", "not_music": "not music"}
+NO_SUCH_FILE = "no such file"
 
 
 @dataclass(frozen=True)
@@ -62,7 +69,7 @@ def list_sources(source: str | os.PathLike) -> tuple[list[FileEntry], list[tuple
         paths = []
         for name in names:
             path = Path(name) if Path(name).is_absolute() else source.parent / name
-            (paths.append(path) if path.is_file() else missing.append((str(path), "no such file")))
+            (paths.append(path) if path.is_file() else missing.append((os.path.abspath(path), NO_SUCH_FILE)))
     else:
         raise FileNotFoundError(f"{source} is neither a folder nor a list of files")
     return [_entry(p) for p in paths], missing
@@ -105,6 +112,7 @@ def read_done(out: str | os.PathLike) -> pd.DataFrame:
 
 def still_to_do(entries: list[FileEntry], done: pd.DataFrame) -> list[FileEntry]:
     """``entries`` not in ``done`` with the same size and modification time (new or changed files)."""
+    done = done[done["size_bytes"].notna()]  # a listed file that was missing has a row but no key
     known = {(p, int(s), round(float(m), 3)) for p, s, m in zip(done["path"], done["size_bytes"], done["mtime"])}
     return [e for e in entries if e.key not in known]
 
@@ -126,16 +134,66 @@ def next_part_number(out: str | os.PathLike) -> int:
     return max(numbers, default=-1) + 1
 
 
-def finish_table(out: str | os.PathLike, entries: list[FileEntry]) -> pd.DataFrame:
-    """The results of ``entries`` (in their order) as ``library.parquet`` and a spreadsheet-safe ``library.csv``."""
+def finish_table(out: str | os.PathLike, entries: list[FileEntry], missing: list[tuple[str, str]] = ()) -> pd.DataFrame:
+    """The results of ``entries`` (in their order), then one row per ``missing`` (path, reason) file, as
+    ``library.parquet`` and a spreadsheet-safe ``library.csv``."""
     out = Path(out)
     done = read_done(out).set_index("path")
     table = done.reindex([e.path for e in entries if e.path in done.index]).reset_index()[COLUMNS]
+    if missing:
+        absent = pd.DataFrame([{**dict.fromkeys(COLUMNS), "path": path, "error": reason} for path, reason in missing],
+                              columns=COLUMNS)
+        table = pd.concat([table.astype(object), absent], ignore_index=True)
+        table = table.astype({"size_bytes": "Int64", "mtime": float, "duration_s": float, "probability": float,
+                              "second_probability": float, "agreement": float})
     tmp = out / (TABLE + ".tmp")
     table.to_parquet(tmp, index=False)
     tmp.replace(out / TABLE)
     (out / CSV).write_text(csv_text(table), encoding="utf-8")
     return table
+
+
+def _playlist_entry(path: str, folder: Path) -> str:
+    """How a playlist in ``folder`` names the song at absolute ``path``: relative to the folder when both lie
+    under one top folder (they can move together), else absolute; a file URI when the name would break the
+    one-entry-a-line format (a line break, spaces at an end, bytes that are not UTF-8)."""
+    try:
+        shared = os.path.commonpath([path, str(folder)])
+        line = os.path.relpath(path, folder) if Path(shared) != Path(shared).parent else path
+    except ValueError:  # another drive
+        line = path
+    line = "./" + line if line.startswith("#") else line  # a line starting with '#' is a comment
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        return Path(path).as_uri()
+    return Path(path).as_uri() if re.search(r"[\r\n]", line) or line != line.strip() else line
+
+
+def write_playlists(out: str | os.PathLike, table: pd.DataFrame) -> list[Path]:
+    """One M3U8 playlist per genre in ``out`` (``hip-hop.m3u8``: named as the app spells the genre, since a
+    music player shows the file name), holding the songs classified with no doubt about their kind (confident
+    or mixed genres), and one per answer in doubt (``not sure.m3u8``, ``not music.m3u8``). Rewritten from the
+    whole table, so a resumed run's lists hold the earlier songs; a list that is now empty is removed.
+    Returns the playlists written."""
+    out = Path(out)
+    folder = out.resolve()
+    lists: dict[str, list[str]] = {}
+    for row in table[table["error"].isna() & table["genre"].notna()].itertuples():
+        name = DOUBT_PLAYLISTS.get(row.state) or genre_name(row.genre)
+        seconds = -1 if pd.isna(row.duration_s) else round(float(row.duration_s))
+        title = re.sub(r"\s+", " ", Path(row.path).name).strip()
+        lists.setdefault(name, []).append(f"#EXTINF:{seconds},{title}\n{_playlist_entry(row.path, folder)}\n")
+    for name in ({genre_name(g) for g in GENRES} | set(DOUBT_PLAYLISTS.values())) - set(lists):
+        (out / (name + PLAYLIST)).unlink(missing_ok=True)
+    written = []
+    for name, entries in sorted(lists.items()):
+        path = out / (name + PLAYLIST)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text("#EXTM3U\n" + "".join(entries), encoding="utf-8", errors="replace")
+        tmp.replace(path)
+        written.append(path)
+    return written
 
 
 def summary_lines(table: pd.DataFrame, missing: list[tuple[str, str]] = ()) -> list[str]:
