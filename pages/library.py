@@ -37,7 +37,7 @@ shown = for_people(table)  # headers in words, songs relative to the library's f
 songs = shown.loc[good.index]
 if phone:  # the file name, then its folder (wrapped onto the next lines): the other columns stay on screen
     songs = songs.assign(song=[f"{name} (in {folder})" if folder else name
-                               for name, folder in zip(songs["file name"], songs["folder"])])
+                               for name, folder in zip(songs["song"], songs["folder"])])
 st.subheader(f"{counted(len(good), 'song')} classified" + (f", {len(failed)} could not be" if len(failed) else ""))
 counts = good["genre"].value_counts()
 if len(counts):
@@ -48,7 +48,7 @@ if len(counts):
 # One probability format in every table: '92.4 %', as the rest of the app writes it.
 PROBABILITY = st.column_config.ProgressColumn(format="%.1f %%", min_value=0, max_value=100)
 PHONE_PROBABILITY = st.column_config.NumberColumn(format="%.1f %%", width=82)
-SONG = st.column_config.TextColumn(width=300)
+SONG = st.column_config.TextColumn(width=260)
 PHONE_SONG = st.column_config.TextColumn(width=112)  # with the three columns beside it: 356 px, the phone's table
 measured = songs["models agreeing"].notna()
 if phone:
@@ -60,8 +60,8 @@ if phone:
                "tags and any warnings.")
 else:
     st.dataframe(songs[["song", "genre", "probability", "state", *(["models agreeing"] if measured.any() else []),
-                        "second genre", "seconds", "tags", "warnings"]], hide_index=True, width="stretch",
-                 placeholder="", column_config={"song": SONG, "probability": PROBABILITY,
+                        "folder", "second genre", "seconds", "tags", "warnings"]], hide_index=True, width="stretch",
+                 placeholder="", column_config={"song": SONG, "folder": SONG, "probability": PROBABILITY,
                                                 "seconds": st.column_config.NumberColumn(format="%.0f")})
 if measured.all():
     st.caption("Models agreeing: how many of the models that ran give the answer's genre (measured because every "
@@ -79,19 +79,20 @@ least = songs.loc[(unsure if len(unsure) else good).sort_values("probability").h
 st.caption(f"{counted(len(unsure), 'answer')} {'is' if len(unsure) == 1 else 'are'} 'not sure' (the probability "
            "is below the level under which fewer than half of the answers on held-out clips were right)."
            if len(unsure) else "No answer is 'not sure'; the 20 least probable answers are listed.")
-st.dataframe(least[["song", "genre", "probability", *([] if phone else ["second genre", "second genre's probability"])]],
+st.dataframe(least[["song", "genre", "probability",
+                    *([] if phone else ["second genre", "second genre's probability", "folder"])]],
              hide_index=True, width="stretch", placeholder="", row_height=68 if phone else None,
-             column_config={"song": PHONE_SONG if phone else SONG,
+             column_config={"song": PHONE_SONG if phone else SONG, "folder": SONG,
                             "probability": PHONE_PROBABILITY if phone else PROBABILITY,
                             "second genre's probability": PROBABILITY})
 
 if len(failed):
     with st.expander(f"{counted(len(failed), 'file')} could not be classified"):
-        st.dataframe(shown.loc[failed.index, ["song", "why"]], hide_index=True, width="stretch")
+        st.dataframe(shown.loc[failed.index, ["path in the library", "why"]], hide_index=True, width="stretch")
 
 st.subheader("Open a song in Classify")
 # Only songs listed in this results table can be opened, and only audio files that exist on this machine.
-names = dict(zip(good["path"], shown.loc[good.index, "song"]))
+names = dict(zip(good["path"], shown.loc[good.index, "path in the library"]))
 openable = [p for p in good["path"] if Path(p).suffix.lower() in SUPPORTED_EXTENSIONS]
 song = st.selectbox("Song (its folder in the library, then its name)", openable, index=None,
                     placeholder="Choose a song of the table", format_func=names.get)

@@ -4,6 +4,7 @@ column names, user text kept as text; tables written by the previous version sti
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import pandas as pd
@@ -12,7 +13,7 @@ from library_table import ALL_MODELS, HOSTILE, INTROS, UNSURE, write_library
 from streamlit.testing.v1 import AppTest
 from test_app import APP, TIMEOUT
 
-from genre_core.library.results import COLUMNS, CSV, TABLE, summary_lines
+from genre_core.library.results import COLUMNS, CSV, TABLE, for_people, summary_lines
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +38,11 @@ def _shown(frame) -> pd.DataFrame:
     return frame.value[order]
 
 
+def _by_path(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` indexed by each song's path in the library (its folder column, then its name)."""
+    return frame.set_axis([os.path.join(f, s) for f, s in zip(frame["folder"], frame["song"])])
+
+
 def _config(frame) -> dict:
     return json.loads(frame.proto.columns)
 
@@ -50,21 +56,24 @@ def test_the_page_names_songs_in_words_and_shows_agreement_only_where_measured(l
 
     at = _page(results)
     assert at.subheader[0].value == "6 songs classified, 1 could not be"
-    main, least = _shown(at.dataframe[0]), _shown(at.dataframe[1])
+    main, least = _by_path(_shown(at.dataframe[0])), _by_path(_shown(at.dataframe[1]))
     for frame in (main, least):
         assert all("_" not in c for c in frame.columns), frame.columns  # headers in words
-        assert not frame.isin(["hiphop"]).any().any() and "hip-hop" in set(main["genre"])
+        genres = frame[[c for c in frame.columns if c in ("genre", "second genre")]]
+        assert not genres.isin(["hiphop"]).any().any()  # folder and file names keep theirs
+    assert "hip-hop" in set(main["genre"])
     assert list(main.columns[:5]) == ["song", "genre", "probability", "state", "models agreeing"]
     assert "second genre" in main.columns and "second genre's probability" in least.columns
-    # songs relative to the library: both intros told apart, the hostile name as the characters it has
-    assert set(main["song"]) == set(by_song) - {"notes.wav"} and {*INTROS, HOSTILE} <= set(main["song"])
-    assert at.selectbox[0].options == list(main["song"])
+    # songs by name and folder in the library: both intros told apart, the hostile name as the characters it has
+    assert set(main.index) == set(by_song) - {"notes.wav"} and {*INTROS, HOSTILE} <= set(main.index)
+    assert list(main["song"]).count("01 Intro.mp3") == 2
+    assert at.selectbox[0].options == list(main.index)
 
     # agreement: blank for the default run, and for the --all-models song what Classify shows for that file
     from genre_core.serving.zoo import ModelZoo
 
     result = ModelZoo.load().classify(by_song[ALL_MODELS])
-    agreeing = main.set_index("song")["models agreeing"]
+    agreeing = main["models agreeing"]
     assert agreeing[ALL_MODELS] == f"{result.agreeing} of {len(result.predictions)}"
     assert agreeing.drop(ALL_MODELS).isna().all()
     assert any("measured on 1 song of 6" in c.value and "--all-models" in c.value for c in at.caption)
@@ -73,9 +82,9 @@ def test_the_page_names_songs_in_words_and_shows_agreement_only_where_measured(l
     formats = {_config(f)["probability"]["type_config"]["format"] for f in at.dataframe[:2]}
     assert formats == {"%.1f %%"}
     assert _config(at.dataframe[1])["second genre's probability"]["type_config"]["format"] == "%.1f %%"
-    assert main.set_index("song")["probability"][UNSURE] == pytest.approx(
+    assert main["probability"][UNSURE] == pytest.approx(
         100 * stored.loc[str(by_song[UNSURE]), "probability"])
-    assert list(least["song"]) == [UNSURE]
+    assert list(least.index) == [UNSURE]
     assert any(c.value.startswith("1 answer is 'not sure'") for c in at.caption)
 
     chart = json.loads(at.get("plotly_chart")[0].proto.spec)
@@ -128,3 +137,18 @@ def test_summary_spells_hip_hop_and_counts_in_words():
     lines = summary_lines(two, [("/m/gone.mp3", "no such file")])
     assert lines[0] == "2 of 4 files classified" and "2 failed:" in lines
     assert lines[-1] == "2 answers are 'not sure' (state column)"
+
+
+def test_for_people_spells_both_genres_and_names_songs_in_their_folder():
+    table = _rows({"path": "/music/a/01 Intro.mp3", "genre": "rock", "second_genre": "hiphop", "probability": 0.5,
+                   "state": "not_music", "agreement": 0.5, "models_run": 8.0},
+                  {"path": "/music/b/01 Intro.mp3", "genre": "hiphop", "second_genre": "rock", "probability": 0.925,
+                   "state": "unsure", "agreement": 1.0})  # agreement without models_run: an older table, unknown
+    shown = for_people(table)
+    assert list(shown["second genre"]) == ["hip-hop", "rock"] and list(shown["genre"]) == ["rock", "hip-hop"]
+    assert list(shown["path in the library"]) == ["a/01 Intro.mp3", "b/01 Intro.mp3"]
+    assert list(shown["folder"]) == ["a", "b"] and list(shown["song"]) == ["01 Intro.mp3"] * 2
+    assert list(shown["state"]) == ["not music", "not sure"]
+    assert list(shown["probability"]) == pytest.approx([50.0, 92.5])
+    assert shown["models agreeing"][0] == "4 of 8" and pd.isna(shown["models agreeing"][1])
+    assert list(table["genre"]) == ["rock", "hiphop"]  # the stored labels are left as they are

@@ -228,15 +228,15 @@ def agreement_words(table: pd.DataFrame) -> pd.Series:
 
 
 def for_people(table: pd.DataFrame, root: str | None = None) -> pd.DataFrame:
-    """The library table as the page shows it: headers in words, songs relative to ``root`` (default: the
-    library's folder), genres spelled for people, probabilities in % (0-100), agreement only where measured.
-    Same index as ``table``."""
+    """The library table as the page shows it: headers in words, each song's file name and its folder relative
+    to ``root`` (default: the library's folder), genres spelled for people, probabilities in % (0-100),
+    agreement only where measured. Same index as ``table``."""
     table = with_every_column(table)
     root = library_root(table["path"]) if root is None else root
     shown = pd.DataFrame(index=table.index)
-    shown["song"] = [song_name(p, root) for p in table["path"]]
-    shown["file name"] = [os.path.basename(str(p)) for p in table["path"]]
-    shown["folder"] = [os.path.dirname(name) for name in shown["song"]]
+    shown["path in the library"] = [song_name(p, root) for p in table["path"]]
+    shown["song"] = [os.path.basename(str(p)) for p in table["path"]]
+    shown["folder"] = [os.path.dirname(name) for name in shown["path in the library"]]
     shown["genre"] = table["genre"].map(genre_name, na_action="ignore")
     shown["probability"] = table["probability"].astype(float) * 100
     shown["second genre"] = table["second_genre"].map(genre_name, na_action="ignore")
