@@ -56,8 +56,8 @@ if phone:
                  row_height=68, column_config={"song": PHONE_SONG, "genre": st.column_config.TextColumn(width=74),
                                                "probability": PHONE_PROBABILITY,
                                                "state": st.column_config.TextColumn(width=76)})
-    st.caption("On a wider screen this table also shows the second genre, the models' agreement, the length, the "
-               "tags and any warnings.")
+    wider = ["the second genre", *(["the models agreeing"] if measured.any() else []), "the length", "the tags"]
+    st.caption(f"On a wider screen this table also shows each song's folder, {', '.join(wider)} and any warnings.")
 else:
     st.dataframe(songs[["song", "genre", "probability", "state", *(["models agreeing"] if measured.any() else []),
                         "folder", "second genre", "seconds", "tags", "warnings"]], hide_index=True, width="stretch",

@@ -152,3 +152,19 @@ def test_for_people_spells_both_genres_and_names_songs_in_their_folder():
     assert list(shown["probability"]) == pytest.approx([50.0, 92.5])
     assert shown["models agreeing"][0] == "4 of 8" and pd.isna(shown["models agreeing"][1])
     assert list(table["genre"]) == ["rock", "hiphop"]  # the stored labels are left as they are
+
+
+def test_a_run_of_the_previous_version_finishes_into_a_full_table(library, tmp_path):
+    """Every part written before ``models_run`` existed (a run stopped after its last part): finishing it with
+    this version gives every column, models_run unknown, instead of failing on the missing one."""
+    from genre_core.library.results import PARTS, FileEntry, finish_table
+
+    _, _, table = library
+    (tmp_path / PARTS).mkdir()
+    older = table.drop(columns=["models_run"])
+    older.iloc[:3].to_parquet(tmp_path / PARTS / "part-000000.parquet", index=False)
+    older.iloc[3:].to_parquet(tmp_path / PARTS / "part-000001.parquet", index=False)
+    entries = [FileEntry(p, int(s), float(m)) for p, s, m in zip(table["path"], table["size_bytes"], table["mtime"])]
+    finished = finish_table(tmp_path, entries)
+    assert list(finished.columns) == COLUMNS and list(finished["path"]) == list(table["path"])
+    assert finished["models_run"].isna().all()
