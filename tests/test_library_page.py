@@ -106,6 +106,16 @@ def test_a_default_run_hides_agreement_and_says_why(library, tmp_path):
     assert any("measured only with `--all-models`" in c.value for c in at.caption)
 
 
+def test_a_library_of_one_song_is_counted_in_the_singular(library, tmp_path):
+    _, _, table = library
+    table[table["genre"] == "hiphop"].to_parquet(tmp_path / TABLE, index=False)
+    at = _page(tmp_path)
+    assert at.subheader[0].value == "1 song classified"
+    assert any(c.value == "In words: hip-hop 1 song." for c in at.caption)
+    assert any(c.value.startswith("No answer is 'not sure'") for c in at.caption)
+    assert at.selectbox[0].options == ["hiphop.00005.ogg"]  # the library's folder is the song's own
+
+
 @pytest.mark.parametrize("kind", ["parquet", "csv"])
 def test_a_table_of_the_previous_version_still_loads(library, tmp_path, kind):
     """Written before ``models_run`` existed: agreement 1.0 on every row of a default run (it said nothing)."""
