@@ -49,7 +49,7 @@ if len(counts):
 PROBABILITY = st.column_config.ProgressColumn(format="%.1f %%", min_value=0, max_value=100)
 PHONE_PROBABILITY = st.column_config.NumberColumn(format="%.1f %%", width=82)
 SONG = st.column_config.TextColumn(width=260)
-PHONE_SONG = st.column_config.TextColumn(width=112)  # with the three columns beside it: 356 px, the phone's table
+PHONE_SONG = st.column_config.TextColumn(width=112)  # with the three beside it: 344 px, inside a phone's 356 px table
 measured = songs["models agreeing"].notna()
 if phone:
     st.dataframe(songs[["song", "genre", "probability", "state"]], hide_index=True, width="stretch", placeholder="",
