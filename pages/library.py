@@ -7,9 +7,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from app_support import show_chart
+from app_support import on_phone, show_chart
 from genre_core.audio.decode import SUPPORTED_EXTENSIONS
-from genre_core.library.results import read_table
+from genre_core.library.results import counted, for_people, read_table
 from genre_core.outputs.plots import clip_counts
 from genre_core.outputs.text import genre_name, markdown_name
 
@@ -31,49 +31,74 @@ except ValueError as exc:
     st.stop()
 st.session_state["library_results"] = where.strip()
 
+phone = on_phone()
 good, failed = table[table["error"].isna()], table[table["error"].notna()]
-st.subheader(f"{len(good)} songs classified" + (f", {len(failed)} could not be" if len(failed) else ""))
+shown = for_people(table)  # headers in words, songs relative to the library's folder, hip-hop spelled out
+songs = shown.loc[good.index]
+if phone:  # the file name, then its folder (wrapped onto the next lines): the other columns stay on screen
+    songs = songs.assign(song=[f"{name} (in {folder})" if folder else name
+                               for name, folder in zip(songs["song"], songs["folder"])])
+st.subheader(f"{counted(len(good), 'song')} classified" + (f", {len(failed)} could not be" if len(failed) else ""))
 counts = good["genre"].value_counts()
 if len(counts):
-    show_chart(clip_counts({g: int(n) for g, n in counts.items()}).update_layout(
-        title_text="Songs per genre (the answer for each)"), "library_counts",
-        alt="In words: " + ", ".join(f"{n} {genre_name(g)}" for g, n in counts.items()) + ".")
+    show_chart(clip_counts({g: int(n) for g, n in counts.items()}, unit="songs",
+                           title="Songs per genre (the answer for each)"), "library_counts",
+               alt="In words: " + ", ".join(f"{genre_name(g)} {counted(int(n), 'song')}" for g, n in counts.items()) + ".")
 
-columns = [c for c in ("path", "genre", "probability", "second_genre", "state", "agreement", "duration_s", "top_tags",
-                       "warnings") if c in good.columns]
-st.dataframe(good[columns], hide_index=True, width="stretch", column_config={
-    "path": st.column_config.TextColumn("file", width="large"),
-    "probability": st.column_config.ProgressColumn("probability", format="percent", min_value=0, max_value=1),
-    "agreement": st.column_config.ProgressColumn("agreement", format="percent", min_value=0, max_value=1),
-    "duration_s": st.column_config.NumberColumn("seconds", format="%.0f"),
-    "second_genre": st.column_config.TextColumn("second"),
-})
+# One probability format in every table: '92.4 %', as the rest of the app writes it.
+PROBABILITY = st.column_config.ProgressColumn(format="%.1f %%", min_value=0, max_value=100)
+PHONE_PROBABILITY = st.column_config.NumberColumn(format="%.1f %%", width=82)
+SONG = st.column_config.TextColumn(width=260)
+PHONE_SONG = st.column_config.TextColumn(width=112)  # with the three beside it: 344 px, inside a phone's 356 px table
+measured = songs["models agreeing"].notna()
+if phone:
+    st.dataframe(songs[["song", "genre", "probability", "state"]], hide_index=True, width="stretch", placeholder="",
+                 row_height=68, column_config={"song": PHONE_SONG, "genre": st.column_config.TextColumn(width=74),
+                                               "probability": PHONE_PROBABILITY,
+                                               "state": st.column_config.TextColumn(width=76)})
+    wider = ["the second genre", *(["the models agreeing"] if measured.any() else []), "the length", "the tags"]
+    st.caption(f"On a wider screen this table also shows each song's folder, {', '.join(wider)} and any warnings.")
+else:
+    st.dataframe(songs[["song", "genre", "probability", "state", *(["models agreeing"] if measured.any() else []),
+                        "folder", "second genre", "seconds", "tags", "warnings"]], hide_index=True, width="stretch",
+                 placeholder="", column_config={"song": SONG, "folder": SONG, "probability": PROBABILITY,
+                                                "seconds": st.column_config.NumberColumn(format="%.0f")})
+if measured.all():
+    st.caption("Models agreeing: how many of the models that ran give the answer's genre (measured because every "
+               "model ran: `--all-models`).")
+elif measured.any():
+    st.caption(f"Models agreeing is measured on {counted(int(measured.sum()), 'song')} of {len(songs)}: those "
+               "classified with `--all-models`, where every model runs. The others ran only the answer's models.")
+else:
+    st.caption("How many models agree is measured only with `--all-models` (every model runs); this table ran "
+               "only the models behind the answer, so it is not shown.")
 
 st.subheader("The songs it was least sure about")
-unsure = good[good["state"] == "unsure"] if "state" in good.columns else good.iloc[0:0]
-least = (unsure if len(unsure) else good).sort_values("probability").head(20)
-st.caption(f"{len(unsure)} answers are 'not sure' (the probability is below the level under which fewer than half "
-           "of the answers on held-out clips were right)." if len(unsure) else "No answer is 'not sure'; the 20 "
-           "least probable answers are listed.")
-st.dataframe(least[[c for c in ("path", "genre", "probability", "second_genre", "second_probability")
-                    if c in least.columns]], hide_index=True, width="stretch", column_config={
-    "path": st.column_config.TextColumn("file", width="large"),
-    "probability": st.column_config.NumberColumn(format="%.2f"),
-    "second_probability": st.column_config.NumberColumn("second's probability", format="%.2f"),
-})
+unsure = good[good["state"] == "unsure"]
+least = songs.loc[(unsure if len(unsure) else good).sort_values("probability").head(20).index]
+st.caption(f"{counted(len(unsure), 'answer')} {'is' if len(unsure) == 1 else 'are'} 'not sure' (the probability "
+           "is below the level under which fewer than half of the answers on held-out clips were right)."
+           if len(unsure) else "No answer is 'not sure'; the 20 least probable answers are listed.")
+st.dataframe(least[["song", "genre", "probability",
+                    *([] if phone else ["second genre", "second genre's probability", "folder"])]],
+             hide_index=True, width="stretch", placeholder="", row_height=68 if phone else None,
+             column_config={"song": PHONE_SONG if phone else SONG, "folder": SONG,
+                            "probability": PHONE_PROBABILITY if phone else PROBABILITY,
+                            "second genre's probability": PROBABILITY})
 
 if len(failed):
-    with st.expander(f"{len(failed)} files could not be classified"):
-        st.dataframe(failed[["path", "error"]], hide_index=True, width="stretch")
+    with st.expander(f"{counted(len(failed), 'file')} could not be classified"):
+        st.dataframe(shown.loc[failed.index, ["path in the library", "why"]], hide_index=True, width="stretch")
 
 st.subheader("Open a song in Classify")
 # Only songs listed in this results table can be opened, and only audio files that exist on this machine.
+names = dict(zip(good["path"], shown.loc[good.index, "path in the library"]))
 openable = [p for p in good["path"] if Path(p).suffix.lower() in SUPPORTED_EXTENSIONS]
-song = st.selectbox("Song", openable, index=None, placeholder="Choose a song of the table",
-                    format_func=lambda p: Path(p).name)
+song = st.selectbox("Song (its folder in the library, then its name)", openable, index=None,
+                    placeholder="Choose a song of the table", format_func=names.get)
 if song is not None:
     if not Path(song).is_file():
-        st.error(f"{markdown_name(song)} is not on this machine any more.")
+        st.error(f"{markdown_name(names[song])} is not on this machine any more.")
     elif st.button("Open in Classify", type="primary"):
         st.session_state["library_song"] = song
         st.switch_page("pages/classify.py")

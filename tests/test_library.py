@@ -95,21 +95,6 @@ def test_ray_on_this_machine_equals_one_process_and_resumes(library, expected, t
     assert seconds > 0 and table.loc[table["path"] == str(changed.resolve()), "size_bytes"].item() == changed.stat().st_size
 
 
-def test_a_two_node_cluster_uses_both_nodes(library, expected, tmp_path):
-    from ray.cluster_utils import Cluster
-
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "node_ip_address": "127.0.0.1",
-                                                            "include_dashboard": False})
-    cluster.add_node(num_cpus=1, node_ip_address="127.0.0.1")
-    try:
-        table, _, _ = run_library(library, tmp_path / "results", address=cluster.address, workers=2, batch_size=1,
-                                  progress=False)
-    finally:
-        cluster.shutdown()
-    _same(table, expected)
-    assert table["node"].nunique() == 2
-
-
 def test_library_command_prints_a_summary_and_refuses_a_missing_source(library, tmp_path):
     run = [sys.executable, "-m", "genre_core", "library"]
     env = {**os.environ, "RAY_ADDRESS": ""}

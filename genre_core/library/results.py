@@ -22,7 +22,7 @@ from genre_core.outputs.text import csv_text, genre_name
 from genre_core.serving.zoo import Classification, ModelZoo
 
 COLUMNS = ["path", "size_bytes", "mtime", "duration_s", "genre", "probability", "second_genre",
-           "second_probability", "state", "agreement", "top_tags", "warnings", "error", "node"]
+           "second_probability", "state", "agreement", "models_run", "top_tags", "warnings", "error", "node"]
 PARTS = "parts"  # folder of the results folder holding one Parquet file per finished batch
 TABLE = "library.parquet"
 CSV = "library.csv"
@@ -77,20 +77,26 @@ def list_sources(source: str | os.PathLike) -> tuple[list[FileEntry], list[tuple
 
 def result_row(entry: FileEntry, result: Classification | None, zoo: ModelZoo | None, error: str | None,
                node: str = "") -> dict:
-    """One row of the library table for ``entry``: the headline answer, or the reason it has none."""
+    """One row of the library table for ``entry``: the headline answer, or the reason it has none.
+
+    ``agreement`` (the share of the models that ran giving the answer's genre) is kept only when every stored
+    model ran (``--all-models``): with the answer's models alone it says nothing (1 of 1, always).
+    ``models_run`` is how many models gave an answer."""
     row = {"path": entry.path, "size_bytes": entry.size_bytes, "mtime": entry.mtime, "duration_s": None,
            "genre": None, "probability": None, "second_genre": None, "second_probability": None, "state": None,
-           "agreement": None, "top_tags": None, "warnings": None, "error": error, "node": node}
+           "agreement": None, "models_run": None, "top_tags": None, "warnings": None, "error": error, "node": node}
     if result is None:
         return row
     final = result.final
     order = np.argsort(final.probabilities)[::-1]
     tagged = result.tags(zoo.tagger) if zoo is not None else None
+    every_model_ran = zoo is not None and not zoo.missing(result)
     row.update(duration_s=round(result.clip.duration, 2), genre=final.labels[order[0]],
                probability=round(float(final.probabilities[order[0]]), 6), second_genre=final.labels[order[1]],
                second_probability=round(float(final.probabilities[order[1]]), 6),
                state=result.verdict.state if result.verdict is not None else None,
-               agreement=round(result.agreeing / len(result.predictions), 4),
+               agreement=round(result.agreeing / len(result.predictions), 4) if every_model_ran else None,
+               models_run=len(result.predictions),
                warnings=" ".join(result.warnings) or None)
     if tagged is not None:
         mean = tagged.mean_tags()
@@ -106,8 +112,9 @@ def read_done(out: str | os.PathLike) -> pd.DataFrame:
         frames = [pd.read_parquet(out / TABLE)]
     if not frames:
         return pd.DataFrame(columns=COLUMNS)
-    # a file classified again after it changed: its newest row wins
-    return pd.concat(frames, ignore_index=True).drop_duplicates("path", keep="last").reset_index(drop=True)
+    # a file classified again after it changed: its newest row wins; parts of an older version lack new columns
+    rows = pd.concat(frames, ignore_index=True).drop_duplicates("path", keep="last").reset_index(drop=True)
+    return with_every_column(rows)
 
 
 def still_to_do(entries: list[FileEntry], done: pd.DataFrame) -> list[FileEntry]:
@@ -197,10 +204,10 @@ def write_playlists(out: str | os.PathLike, table: pd.DataFrame) -> list[Path]:
 
 
 def summary_lines(table: pd.DataFrame, missing: list[tuple[str, str]] = ()) -> list[str]:
-    """Genres counted and files failed by reason, for the end of a run."""
+    """Genres counted (hip-hop spelled for people) and files failed by reason, for the end of a run."""
     good = table[table["error"].isna()]
-    lines = [f"{len(good)} of {len(table) + len(missing)} files classified"]
-    lines += [f"  {genre:<10} {n}" for genre, n in good["genre"].value_counts().items()]
+    lines = [f"{len(good)} of {counted(len(table) + len(missing), 'file')} classified"]
+    lines += [f"  {genre_name(genre):<10} {n}" for genre, n in good["genre"].value_counts().items()]
     failed = table[table["error"].notna()]
     reasons = Counter(_reason(error, path) for path, error in zip(failed["path"], failed["error"]))
     reasons.update(reason for _, reason in missing)
@@ -209,7 +216,7 @@ def summary_lines(table: pd.DataFrame, missing: list[tuple[str, str]] = ()) -> l
         lines += [f"  {n:>5}  {reason}" for reason, n in reasons.most_common()]
     unsure = int((good["state"] == "unsure").sum()) if "state" in good else 0
     if unsure:
-        lines.append(f"{unsure} answers are 'not sure' (state column)")
+        lines.append(f"{counted(unsure, 'answer')} {'is' if unsure == 1 else 'are'} 'not sure' (state column)")
     return lines
 
 
@@ -233,4 +240,69 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
     absent = [c for c in ("path", "genre", "probability", "error") if c not in table.columns]
     if absent:
         raise ValueError(f"{path} is not a library results table (no {', '.join(absent)} column).")
-    return table
+    return with_every_column(table)
+
+
+def with_every_column(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with the columns an older version did not write (``models_run``) added, empty: unknown."""
+    return table.reindex(columns=[*COLUMNS, *(c for c in table.columns if c not in COLUMNS)])
+
+
+def counted(n: int, noun: str) -> str:
+    """'1 song', '3 songs' (``noun`` takes an s)."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+# States as the page's captions name them ("not sure"); stored as Verdict.state spells them.
+STATE_WORDS = {"unsure": "not sure", "not_music": "not music"}
+
+
+def library_root(paths: pd.Series) -> str:
+    """The folder holding every file of the table (their deepest common folder)."""
+    folders = [os.path.dirname(str(p)) for p in paths]
+    try:
+        return os.path.commonpath(folders) if folders else ""
+    except ValueError:  # relative and absolute paths mixed, or several drives: no common folder
+        return ""
+
+
+def song_name(path: str, root: str) -> str:
+    """``path`` relative to the library's ``root`` ('album/01 Intro.mp3'), or as stored if outside it."""
+    try:
+        return os.path.relpath(path, root) if root else str(path)
+    except ValueError:  # another drive on Windows
+        return str(path)
+
+
+def agreement_words(table: pd.DataFrame) -> pd.Series:
+    """'4 of 8' (models giving the answer's genre, of the models that ran) where agreement was measured, else
+    empty: a default run, or a table that does not say how many models ran."""
+    measured = table["agreement"].notna() & table["models_run"].notna()
+    words = pd.Series(None, index=table.index, dtype=object)
+    runs = table.loc[measured, "models_run"].astype(int)
+    agreeing = (table.loc[measured, "agreement"].astype(float) * runs).round().astype(int)
+    words[measured] = [f"{a} of {n}" for a, n in zip(agreeing, runs)]
+    return words
+
+
+def for_people(table: pd.DataFrame, root: str | None = None) -> pd.DataFrame:
+    """The library table as the page shows it: headers in words, each song's file name and its folder relative
+    to ``root`` (default: the library's folder), genres spelled for people, probabilities in % (0-100),
+    agreement only where measured. Same index as ``table``."""
+    table = with_every_column(table)
+    root = library_root(table["path"]) if root is None else root
+    shown = pd.DataFrame(index=table.index)
+    shown["path in the library"] = [song_name(p, root) for p in table["path"]]
+    shown["song"] = [os.path.basename(str(p)) for p in table["path"]]
+    shown["folder"] = [os.path.dirname(name) for name in shown["path in the library"]]
+    shown["genre"] = table["genre"].map(genre_name, na_action="ignore")
+    shown["probability"] = table["probability"].astype(float) * 100
+    shown["second genre"] = table["second_genre"].map(genre_name, na_action="ignore")
+    shown["second genre's probability"] = table["second_probability"].astype(float) * 100
+    shown["state"] = table["state"].map(lambda s: STATE_WORDS.get(s, s), na_action="ignore")
+    shown["models agreeing"] = agreement_words(table)
+    shown["seconds"] = table["duration_s"].astype(float)
+    shown["tags"] = table["top_tags"]
+    shown["warnings"] = table["warnings"]
+    shown["why"] = table["error"]
+    return shown

@@ -283,11 +283,15 @@ def learning_curves(histories: dict[str, pd.DataFrame], metric: str) -> go.Figur
     return _layout(fig, ("Loss" if metric == "loss" else "Accuracy") + " per epoch (mean over folds)", 450)
 
 
-def clip_counts(counts: dict[str, int]) -> go.Figure:
+def clip_counts(counts: dict[str, int], unit: str = "clips",
+                title: str = "Clips per genre used for training") -> go.Figure:
+    """One bar per genre: how many ``unit`` (clips of the dataset, songs of a library) it has."""
     fig = go.Figure(go.Bar(x=[genre_name(g) for g in counts], y=list(counts.values()), text=list(counts.values()), textposition="outside",
-                           marker_color=[GENRE_COLORS.get(g) for g in counts]))
-    fig.update_yaxes(title="clips")
-    return _layout(fig, "Clips per genre used for training", 360)
+                           marker_color=[GENRE_COLORS.get(g) for g in counts],
+                           hovertemplate=f"%{{x}}: %{{y}} {unit}<extra></extra>"))
+    few = max(counts.values(), default=0) <= 10
+    fig.update_yaxes(title=unit, **({"dtick": 1} if few else {}))  # no "1.5 songs" tick
+    return _layout(fig, title, 360)
 
 
 def model_scores(kfold: pd.DataFrame, artist: pd.DataFrame, rule: str = "mean") -> go.Figure:
