@@ -192,15 +192,14 @@ def presentation(charts: dict[str, Callable[[], object]], key: str) -> None:
         st.session_state[state] = len(titles) - 1
     index = st.session_state.get(state, 0)
     st.html(_PRESENTING_CSS.format(key=key))
-    with st.container(key=f"{key}_steps"):
-        back, choice, place, forward = st.columns([1.3, 6, 1.4, 1.3], vertical_alignment="center")
-        back.button("◀ Previous", key=f"{key}_back", disabled=index == 0, width="stretch",
-                    on_click=_step_chart, args=(state, -1, len(titles)))
-        choice.selectbox("Chart", range(len(titles)), format_func=titles.__getitem__, key=state,
-                         label_visibility="collapsed")
-        place.markdown(f"Chart {index + 1} of {len(titles)}")
-        forward.button("Next ▶", key=f"{key}_next", disabled=index == len(titles) - 1, width="stretch",
-                       on_click=_step_chart, args=(state, 1, len(titles)))
+    with st.container(key=f"{key}_steps", horizontal=True, vertical_alignment="center"):
+        st.button("◀ Previous", key=f"{key}_back", disabled=index == 0, on_click=_step_chart,
+                  args=(state, -1, len(titles)))
+        st.selectbox("Chart", range(len(titles)), format_func=titles.__getitem__, key=state,
+                     label_visibility="collapsed")
+        st.markdown(f"Chart {index + 1} of {len(titles)}", width="content")
+        st.button("Next ▶", key=f"{key}_next", disabled=index == len(titles) - 1, on_click=_step_chart,
+                  args=(state, 1, len(titles)))
     show_chart(for_projector(charts[titles[index]]()), f"{key}_projected")
 
 

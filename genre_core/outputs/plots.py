@@ -298,7 +298,9 @@ def model_scores(kfold: pd.DataFrame, artist: pd.DataFrame, rule: str = "mean") 
     names = list(frame["model"])
     fig = go.Figure(go.Bar(
         y=names, x=frame[f"balanced_accuracy_{rule}"] * 100, orientation="h", name="5-fold cross-validation",
-        error_x=dict(type="data", array=frame[f"balanced_accuracy_{rule}_std"] * 100), marker_color="#3f90da",
+        # mid grey: plotly's default (#444) vanishes on the dark theme's background
+        error_x=dict(type="data", array=frame[f"balanced_accuracy_{rule}_std"] * 100, color="#8a8a8a", thickness=2),
+        marker_color="#3f90da",
         hovertemplate="%{y}: %{x:.1f} %<extra>5-fold</extra>"))
     if not artist.empty:
         covered = dict(zip(artist["model"], artist[f"covered_balanced_accuracy_{rule}"]))
