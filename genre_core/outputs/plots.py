@@ -280,7 +280,8 @@ def learning_curves(histories: dict[str, pd.DataFrame], metric: str) -> go.Figur
                                  line=dict(color=color, dash="dot")))
         fig.add_trace(go.Scatter(x=mean.index, y=mean[f"val_{metric}"], name=f"{name} validation", line=dict(color=color)))
     fig.update_xaxes(title="epoch")
-    fig.update_yaxes(title="loss (weighted cross-entropy)" if metric == "loss" else "window accuracy")
+    # two lines: in one, the loss title is longer than a phone's plot is high and is cut
+    fig.update_yaxes(title="loss<br>(weighted cross-entropy)" if metric == "loss" else "window accuracy")
     return _layout(fig, ("Loss" if metric == "loss" else "Accuracy") + " per epoch (mean over folds)", 450)
 
 

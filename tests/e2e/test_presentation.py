@@ -106,6 +106,16 @@ def test_compare_on_a_phone_lists_the_largest_confusions_and_names_every_genre(s
                                                  return [layout.title.text, layout.yaxis.title.text]; }""")
                 for i in range(charts.count())]
         assert not [a for a in axes if "recall" in " ".join(a) or "true genre" in a[1]], axes
+        for i in range(charts.count()):  # what stays (the learning curves): titles whole, apart, inside the chart
+            boxes = charts.nth(i).evaluate("""c => ['.main-svg', '.gtitle', '.g-ytitle'].map(e => {
+                const r = c.querySelector(e).getBoundingClientRect();
+                return [r.left, r.top, r.right, r.bottom]; })""")
+            chart, title, ytitle = boxes
+            for box in (title, ytitle):
+                assert chart[0] <= box[0] and chart[1] <= box[1] and box[2] <= chart[2] and box[3] <= chart[3], \
+                    (axes[i], boxes)
+            apart = title[2] <= ytitle[0] or ytitle[2] <= title[0] or title[3] <= ytitle[1] or ytitle[3] <= title[1]
+            assert apart, (axes[i], "the y title runs into the title", boxes)
         tables = page.locator('[data-testid="stTable"]')
         tables.nth(3).wait_for(timeout=120_000)
         assert tables.count() == 4  # the models, two lists of confusions, the recalls
