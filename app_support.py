@@ -166,26 +166,40 @@ def describe_probabilities(labels, probabilities, k: int = 3) -> str:
     return "In words: " + ", ".join(f"{labels[i]} {probabilities[i]:.0%}" for i in order) + "."
 
 
+# Presentation view: the step controls and "Chart N of M" in text a room can read (Streamlit draws them at 14 px),
+# and less blank space above the title so the chart fits the first screen at 1920x1080. Only while presenting.
+_PRESENTING_CSS = """<style>
+.st-key-{key}_steps button p, .st-key-{key}_steps input,
+.st-key-{key}_steps [data-testid="stMarkdownContainer"] p {{ font-size: 20px; line-height: 1.4; }}
+[data-testid="stMainBlockContainer"] {{ padding-top: 3rem; }}
+</style>"""
+
+
+def _step_chart(state: str, by: int, count: int) -> None:
+    """Previous/Next: runs before the page, so the buttons drawn next already know the new chart."""
+    st.session_state[state] = min(max(st.session_state.get(state, 0) + by, 0), count - 1)
+
+
 def presentation(charts: dict[str, Callable[[], object]], key: str) -> None:
     """One chart at a time at projector size: a select and previous/next buttons step through ``charts``
-    (title -> a function drawing the plotly figure; only the one shown is drawn)."""
+    (title -> a function drawing the plotly figure; only the one shown is drawn). The chart's number is the
+    select's state, so a chart stays on screen while other controls change its title (another model)."""
     from genre_core.outputs.plots import for_projector
 
     titles = list(charts)
-    state = f"{key}_slide"
-    index = min(st.session_state.get(state, 0), len(titles) - 1)
-    back, choice, forward = st.columns([1, 6, 1], vertical_alignment="bottom")
-    if back.button("◀ Previous", key=f"{key}_back", disabled=index == 0, width="stretch"):
-        index -= 1
-    if forward.button("Next ▶", key=f"{key}_next", disabled=index == len(titles) - 1, width="stretch"):
-        index += 1
-    st.session_state[state] = index
-    picked = choice.selectbox("Chart", titles, index=index, key=f"{key}_pick_{index}",
-                              label_visibility="collapsed")
-    if picked != titles[index]:
-        st.session_state[state] = titles.index(picked)
-        st.rerun()
-    st.caption(f"Chart {index + 1} of {len(titles)}")
+    state = f"{key}_chart"
+    if not 0 <= st.session_state.get(state, 0) < len(titles):  # fewer charts than before
+        st.session_state[state] = len(titles) - 1
+    index = st.session_state.get(state, 0)
+    st.html(_PRESENTING_CSS.format(key=key))
+    with st.container(key=f"{key}_steps", horizontal=True, vertical_alignment="center"):
+        st.button("◀ Previous", key=f"{key}_back", disabled=index == 0, on_click=_step_chart,
+                  args=(state, -1, len(titles)))
+        st.selectbox("Chart", range(len(titles)), format_func=titles.__getitem__, key=state,
+                     label_visibility="collapsed")
+        st.markdown(f"Chart {index + 1} of {len(titles)}", width="content")
+        st.button("Next ▶", key=f"{key}_next", disabled=index == len(titles) - 1, on_click=_step_chart,
+                  args=(state, 1, len(titles)))
     show_chart(for_projector(charts[titles[index]]()), f"{key}_projected")
 
 

@@ -7,12 +7,16 @@ from app_support import MODELS_DIR, deck_bytes, is_dark, on_phone, presentation,
 from genre_core.features.config import GENRES
 from genre_core.features.dataset import balanced_accuracy_in_words
 from genre_core.outputs.catalog import (
-    artist_coverage, best_first, confusion, dataset_summary, default_pair, history, metrics_table, plain_svm_bar,
+    artist_coverage, best_first, confusion, dataset_summary, default_pair, history, largest_confusions, metrics_table,
+    plain_svm_bar, recall_table, with_learning_curves,
 )
 from genre_core.outputs.plots import confusion_heatmap, learning_curves, model_scores, recall_bars
 
 st.title("Compare models")
-presenting = st.toggle("Presentation view", help="One chart at a time at projector size; step with Previous/Next.")
+presenting = st.toggle("Presentation view", help="One chart at a time at projector size; step with Previous/Next. "
+                       "The chart comes first; the controls that choose what it shows follow it.")
+stage = st.container()  # presentation view: the chart, above everything that follows
+phone = on_phone()
 coverage = artist_coverage(MODELS_DIR) or "No artist-filtered test is stored."
 summary = dataset_summary(MODELS_DIR)
 clip_counts = summary.clips_per_genre if summary else {}
@@ -47,7 +51,7 @@ sort_by = next(iter(metric_columns))
 if protocol == "kfold":  # the spread over folds of the leading figure; fits a 1280 px screen
     view = view.assign(**{"±": table[f"{metric_columns[sort_by]}_std"]})
 view = best_first(view, sort_by)
-if on_phone():  # 390 px: a plain table that wraps the names, with the leading figure and its spread
+if phone:  # 390 px: a plain table that wraps the names, with the leading figure and its spread
     figures = [c for c in (sort_by, "±") if c in view.columns]
     st.table(view[["title", *figures]].rename(columns={"title": "model"})
              .style.format("{:.3f}", subset=figures), hide_index=True)
@@ -79,9 +83,9 @@ first = c1.selectbox("Model A", models, index=models.index(pair[0]))
 others = [m for m in models if m != first]  # never a model against itself
 second = c2.selectbox("Model B", others, index=others.index(pair[1]) if len(pair) > 1 and pair[1] in others else 0) \
     if others else None
-normalize = c3.toggle("Row %", value=True)
+normalize = True if phone else c3.toggle("Row %", value=True)  # a phone lists the largest confusions instead
 chosen = [m for m in (first, second) if m]
-trained = [m for m in models if "val_loss" in history(MODELS_DIR, m)]  # an empty history has no columns
+trained = with_learning_curves(MODELS_DIR, models)
 
 
 def _confusion(name: str):
@@ -92,19 +96,22 @@ def _recall():
     return recall_bars({m: confusion(MODELS_DIR, m, rule, protocol) for m in chosen}, GENRES)
 
 
-def _curves(metric: str):
-    return learning_curves({m: history(MODELS_DIR, m) for m in trained[:4]}, metric)
+def _curves(metric: str, picked: list[str]):
+    return learning_curves({m: history(MODELS_DIR, m) for m in picked}, metric)
 
 
-if presenting:
-    charts = {"Every model, both protocols": lambda: model_scores(metrics_table(MODELS_DIR, "kfold"),
-                                                                  metrics_table(MODELS_DIR, "artist"), rule),
-              **{f"Confusion matrix: {m}": (lambda m=m: _confusion(m)) for m in chosen},
-              "Per-genre recall": _recall}
-    if trained:
-        charts.update({"Learning curves: loss": lambda: _curves("loss"), "Learning curves: accuracy": lambda: _curves("acc")})
-    presentation(charts, "compare")
-else:
+if not presenting and phone:  # 390 px: a matrix's numbers and a grouped bar chart's genre names are unreadable
+    for name in chosen:
+        st.markdown(f"**{name}**: the largest confusions")
+        st.table(largest_confusions(confusion(MODELS_DIR, name, rule, protocol), GENRES)[["confusion"]],
+                 hide_index=True)
+    st.caption("Each row: true genre → the genre the model said, the clips, and their share of the true genre's clips. "
+               "A wider screen shows the whole matrix.")
+    st.markdown("**Per-genre recall**")
+    st.table(recall_table({m: confusion(MODELS_DIR, m, rule, protocol) for m in chosen}, GENRES)
+             .style.format(lambda r: f"{r * 100:.0f} %", subset=chosen, na_rep="–"), hide_index=True)
+    st.caption("The share of each genre's clips the model named right; 'clips': how many it rests on.")
+elif not presenting:
     left, right = st.columns(2)
     with left:
         show_chart(_confusion(first), "cm_a")
@@ -113,17 +120,29 @@ else:
             show_chart(_confusion(second), "cm_b")
     show_chart(_recall(), "recall")
     st.caption("Each genre's label gives the number of clips its recall rests on.")
-    st.subheader("Learning curves")
-    picked = st.multiselect("Models", trained, default=trained[:3])
+st.subheader("Learning curves")
+picked = st.multiselect("Models", trained, default=trained[:3])
+without = [m for m in models if m not in trained]
+if picked and not presenting:
+    left, right = st.columns(2)
+    with left:
+        show_chart(_curves("loss", picked), "loss")
+    with right:
+        show_chart(_curves("acc", picked), "acc")
+    st.caption("Dotted: training (augmented random crops); solid: validation windows of held-out clips.")
+if without:
+    st.caption(f"No curves for {', '.join(without)}: they are not trained in epochs (fitted in one go, or "
+               "combining other models).")
+if presenting:
+    charts = {"Every model, both protocols": lambda: model_scores(metrics_table(MODELS_DIR, "kfold"),
+                                                                  metrics_table(MODELS_DIR, "artist"), rule),
+              **{f"Confusion matrix: {m}": (lambda m=m: _confusion(m)) for m in chosen},
+              "Per-genre recall": _recall}
     if picked:
-        histories = {m: history(MODELS_DIR, m) for m in picked}
-        left, right = st.columns(2)
-        with left:
-            show_chart(learning_curves(histories, "loss"), "loss")
-        with right:
-            show_chart(learning_curves(histories, "acc"), "acc")
-        st.caption("Dotted: training (augmented random crops); solid: validation windows of held-out clips. "
-                   "The SVM and the ensemble have no epochs.")
+        charts.update({"Learning curves: loss": lambda: _curves("loss", picked),
+                       "Learning curves: accuracy": lambda: _curves("acc", picked)})
+    with stage:
+        presentation(charts, "compare")
 
 st.subheader("Take the comparison away")
 st.caption("A slide deck of this comparison: both protocols' tables, the two models' confusion matrices and "

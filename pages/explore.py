@@ -11,7 +11,9 @@ from genre_core.outputs.plots import clip_counts, feature_heatmap, genre_grid
 from genre_core.outputs.text import genre_name
 
 st.title("Explore the dataset")
-presenting = st.toggle("Presentation view", help="One chart at a time at projector size; step with Previous/Next.")
+presenting = st.toggle("Presentation view", help="One chart at a time at projector size; step with Previous/Next. "
+                       "The chart comes first; the controls that choose what it shows follow it.")
+stage = st.container()  # presentation view: the chart, above everything that follows
 summary = dataset_summary(MODELS_DIR)
 if summary is None:
     st.error("No dataset summary is stored. Run `python -m genre_core train all` to create it.")
@@ -56,11 +58,12 @@ def _difference():
 
 
 if presenting:
-    presentation({f"Average of {genre_name(genre_a)}": lambda: _genre(a, genre_a),
-                  f"Average of {genre_name(genre_b)}": lambda: _genre(b, genre_b),
-                  "Their difference": _difference,
-                  "All genres": lambda: genre_grid(images, genres, summary.seconds_per_frame, kind),
-                  "Clips per genre": lambda: clip_counts(summary.clips_per_genre)}, "explore")
+    with stage:
+        presentation({f"Average of {genre_name(genre_a)}": lambda: _genre(a, genre_a),
+                      f"Average of {genre_name(genre_b)}": lambda: _genre(b, genre_b),
+                      "Their difference": _difference,
+                      "All genres": lambda: genre_grid(images, genres, summary.seconds_per_frame, kind),
+                      "Clips per genre": lambda: clip_counts(summary.clips_per_genre)}, "explore")
     st.stop()
 with left:
     show_chart(_genre(a, genre_a), "a")

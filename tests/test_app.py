@@ -361,6 +361,62 @@ def test_compare_defaults_to_the_headline_against_a_model_trained_from_scratch()
     assert first not in at.selectbox[1].options
 
 
+def _step_controls(at: AppTest) -> tuple:
+    """Presentation view's (Previous, Next, chart select, 'Chart N of M' text)."""
+    back = next(b for b in at.button if "Previous" in b.label)
+    forward = next(b for b in at.button if "Next" in b.label)
+    pick = next(s for s in at.selectbox if s.label == "Chart")
+    place = next(e.value for e in (*at.markdown, *at.caption) if e.value.startswith("Chart "))
+    return back, forward, pick, place
+
+
+@pytest.mark.parametrize("page", ["pages/compare.py", "pages/explore.py"])
+def test_previous_and_next_know_the_chart_they_step_from(page):
+    """Both buttons are drawn for the chart on screen: Previous is live from chart 2 on, Next is off on the last."""
+    at = _app().run()
+    at.switch_page(page).run()
+    at.toggle[0].set_value(True).run()
+    count = len(_step_controls(at)[2].options)
+    assert count >= 5
+    seen = []
+    for index in range(count):
+        back, forward, _, place = _step_controls(at)
+        assert place == f"Chart {index + 1} of {count}"
+        assert (back.disabled, forward.disabled) == (index == 0, index == count - 1), index
+        seen.append(json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["title"]["text"])
+        if index < count - 1:
+            forward.click().run()
+            assert not at.exception
+    assert len(set(seen)) == count  # every step showed another chart
+    for index in reversed(range(count - 1)):
+        _step_controls(at)[0].click().run()
+        assert _step_controls(at)[3] == f"Chart {index + 1} of {count}"
+        assert json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["title"]["text"] == seen[index]
+    back, forward, pick, _ = _step_controls(at)
+    assert back.disabled and not forward.disabled
+    pick.select_index(count - 1).run()  # picking a chart moves the buttons with it
+    back, forward, _, place = _step_controls(at)
+    assert not back.disabled and forward.disabled and place == f"Chart {count} of {count}"
+
+
+def test_learning_curves_offer_only_models_with_epochs():
+    """Every model offered (and pre-selected) draws a train and a validation line; those without are named."""
+    at = _app().run()
+    at.switch_page("pages/compare.py").run()
+    picker = at.multiselect[0]
+    assert picker.value and not {"musicnn_logreg", "svm_handcrafted", "headline", "ensemble"} & set(picker.options)
+    for metric in ("Loss", "Accuracy"):
+        names = [t["name"] for t in _chart(at, f"{metric} per epoch")["data"]]
+        assert names == [f"{m} {part}" for m in picker.value for part in ("train", "validation")]
+    note = next(c.value for c in at.caption if c.value.startswith("No curves for"))
+    assert "musicnn_logreg" in note and "svm_handcrafted" in note
+    at.toggle[0].set_value(True).run()  # presentation view draws the same models
+    pick = _step_controls(at)[2]
+    pick.select_index(len(pick.options) - 2).run()
+    names = [t["name"] for t in json.loads(at.get("plotly_chart")[0].proto.spec)["data"]]
+    assert names == [f"{m} {part}" for m in at.multiselect[0].value for part in ("train", "validation")]
+
+
 def test_library_page_reads_results_and_opens_a_song_in_classify(audio_dir, tmp_path):
     from genre_core.library.engine import classify_entries
     from genre_core.library.results import finish_table, list_sources, write_part

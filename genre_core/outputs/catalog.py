@@ -86,6 +86,21 @@ def history(models_dir: str | Path, name: str) -> pd.DataFrame:
     return frame.astype({"fold": str}) if not frame.empty else frame
 
 
+def fold_epochs(frame: pd.DataFrame) -> pd.DataFrame:
+    """The epochs of the cross-validation folds in a :func:`history` frame (not the final fit on every clip
+    nor the artist-filtered run): what a learning curve averages. Empty when the model has none."""
+    if frame.empty or "fold" not in frame:
+        return frame.iloc[0:0]
+    return frame[~frame["fold"].isin(["final", "artist"])]
+
+
+def with_learning_curves(models_dir: str | Path, names: list[str]) -> list[str]:
+    """Those of ``names`` (order kept) that have cross-validation epochs to draw. A model fitted in one go
+    (the SVM, the logistic regression on musicnn embeddings) stores a history.csv with a header and no rows;
+    the headline and the ensemble store none."""
+    return [name for name in names if not fold_epochs(history(models_dir, name)).empty]
+
+
 @dataclass(frozen=True)
 class DatasetSummary:
     genres: tuple[str, ...]
@@ -206,3 +221,31 @@ def titles_in_words(models_dir: str | Path) -> dict[str, str]:
             titles[name] = (f"The app's answer: {titles[config['chosen']]}" if single
                             else f"The app's answer: stacked logistic regression of {len(members)} models")
     return titles
+
+
+def largest_confusions(cm: np.ndarray, labels: list[str] | tuple[str, ...], k: int = 8) -> pd.DataFrame:
+    """The ``k`` largest mistakes of a confusion matrix (n_classes, n_classes; rows true, columns predicted).
+
+    Largest share of the true genre's clips first, as the row-% matrix and balanced accuracy read them (2 of
+    20 reggae clips outweigh 6 of 100 pop ones); on a tie, more clips first. Columns 'true genre',
+    'predicted genre', 'clips', 'share' (of the true genre's clips, 0..1) and 'confusion', the row in words:
+    'blues → jazz: 3 clips (15 %)'. Empty cells are left out; genres are spelled as the app spells them."""
+    cm = np.asarray(cm, dtype=np.int64)
+    support = cm.sum(axis=1)
+    rows = [(genre_name(labels[t]), genre_name(labels[p]), int(cm[t, p]), cm[t, p] / support[t])
+            for t in range(len(cm)) for p in range(len(cm)) if t != p and cm[t, p] > 0]
+    frame = pd.DataFrame(rows, columns=["true genre", "predicted genre", "clips", "share"])
+    frame = frame.sort_values(["share", "clips"], ascending=False, kind="stable").head(k).reset_index(drop=True)
+    return frame.assign(confusion=[f"{t} → {p}: {n} clip{'s' if n != 1 else ''} ({s * 100:.0f} %)"
+                                   for t, p, n, s in frame.itertuples(index=False)])
+
+
+def recall_table(confusions: dict[str, np.ndarray], labels: list[str] | tuple[str, ...]) -> pd.DataFrame:
+    """Per-genre recall (0..1, NaN for a genre without clips) of each model, one row per genre: 'genre'
+    (as the app spells it), 'clips' (how many the recall rests on, from the first matrix) and one column
+    per model named as in ``confusions``."""
+    from genre_core.training.evaluation import recall_from_confusion
+
+    support = np.asarray(next(iter(confusions.values()))).sum(axis=1)
+    return pd.DataFrame({"genre": [genre_name(g) for g in labels], "clips": support.astype(int),
+                         **{name: recall_from_confusion(cm) for name, cm in confusions.items()}})

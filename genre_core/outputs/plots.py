@@ -8,6 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from genre_core.features.spectral import mel_band_hz
+from genre_core.outputs.catalog import fold_epochs
 from genre_core.outputs.palette import GENRE_COLORS, PETROFF_10
 from genre_core.outputs.text import genre_name, percent
 from genre_core.training.evaluation import recall_from_confusion
@@ -270,7 +271,7 @@ def learning_curves(histories: dict[str, pd.DataFrame], metric: str) -> go.Figur
     fig = go.Figure()
     palette = PETROFF_10
     for i, (name, frame) in enumerate(histories.items()):
-        folds = frame[~frame["fold"].isin(["final", "artist"])]
+        folds = fold_epochs(frame)
         if folds.empty:
             continue
         mean = folds.groupby("epoch")[[f"train_{metric}", f"val_{metric}"]].mean()
@@ -279,7 +280,8 @@ def learning_curves(histories: dict[str, pd.DataFrame], metric: str) -> go.Figur
                                  line=dict(color=color, dash="dot")))
         fig.add_trace(go.Scatter(x=mean.index, y=mean[f"val_{metric}"], name=f"{name} validation", line=dict(color=color)))
     fig.update_xaxes(title="epoch")
-    fig.update_yaxes(title="loss (weighted cross-entropy)" if metric == "loss" else "window accuracy")
+    # two lines: in one, the loss title is longer than a phone's plot is high and is cut
+    fig.update_yaxes(title="loss<br>(weighted cross-entropy)" if metric == "loss" else "window accuracy")
     return _layout(fig, ("Loss" if metric == "loss" else "Accuracy") + " per epoch (mean over folds)", 450)
 
 
@@ -301,7 +303,9 @@ def model_scores(kfold: pd.DataFrame, artist: pd.DataFrame, rule: str = "mean") 
     names = list(frame["model"])
     fig = go.Figure(go.Bar(
         y=names, x=frame[f"balanced_accuracy_{rule}"] * 100, orientation="h", name="5-fold cross-validation",
-        error_x=dict(type="data", array=frame[f"balanced_accuracy_{rule}_std"] * 100), marker_color="#3f90da",
+        # mid grey: plotly's default (#444) vanishes on the dark theme's background
+        error_x=dict(type="data", array=frame[f"balanced_accuracy_{rule}_std"] * 100, color="#8a8a8a", thickness=2),
+        marker_color="#3f90da",
         hovertemplate="%{y}: %{x:.1f} %<extra>5-fold</extra>"))
     if not artist.empty:
         covered = dict(zip(artist["model"], artist[f"covered_balanced_accuracy_{rule}"]))
@@ -314,9 +318,12 @@ def model_scores(kfold: pd.DataFrame, artist: pd.DataFrame, rule: str = "mean") 
 
 
 def for_projector(fig: go.Figure, height: int = 760) -> go.Figure:
-    """The same chart at projector size: every text at least 18 px, the legend below the plot."""
+    """The same chart at projector size: every text at least 18 px, the legend below the plot, inside the chart
+    (anchored to the chart's bottom edge, not the plot's: below the plot it would sit under the axis title,
+    past the chart's edge, where it is never drawn)."""
     fig.update_layout(height=height, font=dict(size=20), title_font=dict(size=30),
-                      legend=dict(font=dict(size=20), orientation="h", yanchor="top", y=-0.14, x=0),
+                      legend=dict(font=dict(size=20), orientation="h", yref="container", y=0, yanchor="bottom",
+                                  x=0, xanchor="left"),
                       margin=dict(l=80, r=30, t=80, b=80))
     fig.update_xaxes(tickfont=dict(size=20), title_font=dict(size=22))
     fig.update_yaxes(tickfont=dict(size=20), title_font=dict(size=22))
