@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -54,3 +55,11 @@ def test_markdown_name_is_one_code_span_holding_the_name(name):
     assert set(fence) == {"`"} and span.endswith(" " + fence)
     inner = span[len(fence) + 1: -len(fence) - 1]
     assert inner == " ".join(name.splitlines()) and fence not in inner
+
+
+def test_tables_offer_no_download_that_would_run_a_file_name_as_a_formula():
+    """st.dataframe's own 'Download as CSV' writes '=1+1.mp3' as it is; the app's buttons write safe CSVs."""
+    import tomllib
+
+    config = tomllib.loads((Path(__file__).resolve().parent.parent / ".streamlit" / "config.toml").read_text())
+    assert config["client"]["disableDataExport"] is True

@@ -213,7 +213,7 @@ def bench_features(data_dir: Path) -> None:
 
 def bench_training(models_dir: Path) -> None:
     from genre_core.models.artifacts import TRAINED_KINDS
-    from genre_core.outputs.catalog import history, metrics_table
+    from genre_core.outputs.catalog import fold_epochs, history, metrics_table
 
     print("\n## Training cost (measured while training, from each model's history.csv and metrics.json)")
     table = metrics_table(models_dir)
@@ -225,7 +225,7 @@ def bench_training(models_dir: Path) -> None:
             print(f"{row.model:<22} no epochs; whole k-fold + final fit {row.training_s:7.0f} s")
             continue
         per_epoch = frame["seconds"].median()
-        epochs = frame[~frame["fold"].isin(["final", "artist"])].groupby("fold")["epoch"].max().median()
+        epochs = fold_epochs(frame).groupby("fold")["epoch"].max().median()
         # the epochs' own seconds add up across resumed runs; training_seconds counts the last process only
         print(f"{row.model:<22} {per_epoch:5.1f} s/epoch, {epochs:4.0f} epochs per fold (early stopping), "
               f"{len(frame)} epochs in all (5-fold + artist run + final fit) = {frame['seconds'].sum():7.0f} s")

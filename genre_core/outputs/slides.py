@@ -30,6 +30,7 @@ from genre_core.outputs.catalog import (
     confusion,
     dataset_summary,
     default_pair,
+    fold_epochs,
     headline_member,
     history,
     metrics_table,
@@ -341,8 +342,7 @@ def _recall_chart(confusions: dict[str, np.ndarray], width: float, height: float
 def _learning_chart(histories: dict[str, pd.DataFrame], width: float, height: float):
     fig, ax = _figure(width, height)
     for i, (name, frame) in enumerate(histories.items()):
-        folds = frame[~frame["fold"].isin(["final", "artist"])]
-        mean = folds.groupby("epoch")[["train_loss", "val_loss"]].mean()
+        mean = fold_epochs(frame).groupby("epoch")[["train_loss", "val_loss"]].mean()
         color = PETROFF_10[i % len(PETROFF_10)]
         ax.plot(mean.index, mean["train_loss"], ":", color=color, lw=2)
         ax.plot(mean.index, mean["val_loss"], "-", color=color, lw=2.5, label=short_title(name, 28))
