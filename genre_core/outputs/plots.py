@@ -163,16 +163,20 @@ def _compact_range(label: str) -> str:
 def saliency_map(drops: np.ndarray, patch_times: np.ndarray, band_labels: Sequence[str], genre: str) -> go.Figure:
     """Occlusion evidence (n_bands, n_patches): how much turning each band down lowered p(genre) per 3 s patch.
 
-    Narrow enough for a phone: band names with their unit once, a slim colour bar, a short title."""
+    Narrow enough for a phone: band names with their unit once, the colour bar under the plot, a short title."""
     limit = float(np.abs(drops).max()) * 100 or 1.0
     fig = go.Figure(go.Heatmap(
         z=(drops * 100).astype(np.float32), x=patch_times.mean(axis=1), y=[_compact_range(b) for b in band_labels],
-        colorscale="RdBu_r", zmin=-limit, zmax=limit, zmid=0.0, colorbar=dict(title="%", thickness=14),
+        colorscale="RdBu_r", zmin=-limit, zmax=limit, zmid=0.0,
+        # under the plot, not beside it: on a phone a colour bar beside it took a third of the width
+        # (no title: plotly draws a horizontal bar's title over it; the page's caption says what the colour is)
+        colorbar=dict(orientation="h", thickness=12, ticksuffix=" %", yref="container", y=0.02, yanchor="bottom"),
         hovertemplate="%{x:.0f} s, %{y}: turned down 20 dB, the probability changes by %{z:.0f} %<extra></extra>"))
     fig.update_xaxes(title="time (s), centre of each 3 s moment", nticks=5)
     fig.update_yaxes(title=None)  # the band names say they are frequencies; on a phone the plot needs the room
     # short enough for a phone's width; the page's caption says what turning a band down means
-    return _layout(fig, f"Why {genre_name(genre)}: red bands carried it", 400)
+    _layout(fig, f"Why {genre_name(genre)}: red bands carried it", 440)
+    return fig.update_layout(margin=dict(b=110))
 
 
 def _downsample(image: np.ndarray, max_columns: int = MAX_COLUMNS) -> tuple[np.ndarray, int]:

@@ -13,6 +13,7 @@ VIEWPORTS = {"phone": dict(viewport={"width": 390, "height": 844}, user_agent=PH
              "desktop": dict(viewport={"width": 1280, "height": 900})}
 MIN_TIMELINE_PLOT_PX = 220  # the stacked areas of ten genres stay readable
 MIN_HEATMAP_PLOT_PX = 200
+MIN_HEATMAP_WIDTH_SHARE = 0.5  # of the chart's width: the moments stay apart
 HIPHOP_CLIP = "hiphop/hiphop.00000.ogg"  # answered hip-hop (84 %), with disco and pop along the way
 OTHER_CLIP = "classical/classical.00005.ogg"
 
@@ -119,7 +120,9 @@ def test_classify_charts_keep_their_plot_and_labels_on_a_phone_and_a_screen(serv
             why = _chart(page, "Why hip-hop")
             _wait_idle(page)
             why.screenshot(path=str(SHOTS / f"phone-charts-why-{kind}-{scheme}.png"))
-            assert _plot_box(why)["height"] >= MIN_HEATMAP_PLOT_PX, kind
+            plot = _plot_box(why)
+            assert plot["height"] >= MIN_HEATMAP_PLOT_PX, kind
+            assert plot["width"] >= MIN_HEATMAP_WIDTH_SHARE * why.bounding_box()["width"], (kind, plot)  # not squeezed
             assert not _texts_outside(why, ".gtitle, .xtitle, .ytitle"), kind
             page.screenshot(path=str(SHOTS / f"phone-charts-classify-{kind}-{scheme}.png"), full_page=True)
         finally:
