@@ -5,8 +5,13 @@ Uses a real GTZAN hip-hop clip (skipped without $GTZAN_DIR). Screenshots go to $
 """
 from __future__ import annotations
 
+import contextlib
+
 import pytest
-from test_browser import CHROMIUM, CHROMIUM_ARGS, PHONE_USER_AGENT, SHOTS, _streamlit, _wait_idle
+import test_browser
+from test_browser import PHONE_USER_AGENT, SHOTS, _wait_idle
+
+server, browser = test_browser.server, test_browser.browser  # the app and Chromium, once for this module
 
 VIEWPORTS = {"phone": dict(viewport={"width": 390, "height": 844}, user_agent=PHONE_USER_AGENT, is_mobile=True,
                            has_touch=True),
@@ -16,22 +21,6 @@ MIN_HEATMAP_PLOT_PX = 200
 MIN_HEATMAP_WIDTH_SHARE = 0.5  # of the chart's width: the moments stay apart
 HIPHOP_CLIP = "hiphop/hiphop.00000.ogg"  # answered hip-hop (84 %), with disco and pop along the way
 OTHER_CLIP = "classical/classical.00005.ogg"
-
-
-@pytest.fixture(scope="module")
-def server():
-    with _streamlit("streamlit-e2e-phone.log") as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def _chart(page, title: str, nth: int = 0):
@@ -85,9 +74,19 @@ def _heading_is_uncovered(page, text: str) -> bool:
     }""")
 
 
-def _open(browser, kind: str, scheme: str):
+@contextlib.contextmanager
+def _page(browser, kind: str, scheme: str):
+    """A page in a fresh browser context of the ``kind`` of screen, in the light or dark ``scheme``."""
     context = browser.new_context(color_scheme=scheme, **VIEWPORTS[kind])
-    return context, context.new_page()
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+def _same_height_everywhere(heights: dict[str, float]) -> None:
+    assert min(heights.values()) >= MIN_TIMELINE_PLOT_PX, heights
+    assert abs(heights["phone"] - heights["desktop"]) <= 0.1 * heights["desktop"], heights
 
 
 def _classify(page, server: str, clip) -> None:
@@ -102,8 +101,7 @@ def _classify(page, server: str, clip) -> None:
 def test_classify_charts_keep_their_plot_and_labels_on_a_phone_and_a_screen(server, browser, gtzan_dir, scheme):
     heights = {}
     for kind in VIEWPORTS:
-        context, page = _open(browser, kind, scheme)
-        try:
+        with _page(browser, kind, scheme) as page:
             _classify(page, server, gtzan_dir / HIPHOP_CLIP)
             timeline = _chart(page, "Genre along the song")
             heights[kind] = _plot_box(timeline)["height"]
@@ -125,18 +123,14 @@ def test_classify_charts_keep_their_plot_and_labels_on_a_phone_and_a_screen(serv
             assert plot["width"] >= MIN_HEATMAP_WIDTH_SHARE * why.bounding_box()["width"], (kind, plot)  # not squeezed
             assert not _texts_outside(why, ".gtitle, .xtitle, .ytitle"), kind
             page.screenshot(path=str(SHOTS / f"phone-charts-classify-{kind}-{scheme}.png"), full_page=True)
-        finally:
-            context.close()
-    assert min(heights.values()) >= MIN_TIMELINE_PLOT_PX, heights
-    assert abs(heights["phone"] - heights["desktop"]) <= 0.1 * heights["desktop"], heights
+    _same_height_everywhere(heights)
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_two_songs_timelines_line_up_and_keep_their_labels(server, browser, gtzan_dir, scheme):
     heights = {}
     for kind in VIEWPORTS:
-        context, page = _open(browser, kind, scheme)
-        try:
+        with _page(browser, kind, scheme) as page:
             page.goto(f"{server}/two_songs")
             page.get_by_role("heading", name="Two songs side by side").wait_for(timeout=120_000)
             for i, clip in enumerate((HIPHOP_CLIP, OTHER_CLIP)):
@@ -158,7 +152,4 @@ def test_two_songs_timelines_line_up_and_keep_their_labels(server, browser, gtza
                 bars = _chart(page, "Genre probabilities", i)
                 assert not _texts_outside(bars, ".bartext, .gtitle"), (kind, i)
             page.screenshot(path=str(SHOTS / f"phone-charts-two-songs-{kind}-{scheme}.png"), full_page=True)
-        finally:
-            context.close()
-    assert min(heights.values()) >= MIN_TIMELINE_PLOT_PX, heights
-    assert abs(heights["phone"] - heights["desktop"]) <= 0.1 * heights["desktop"], heights
+    _same_height_everywhere(heights)
