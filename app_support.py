@@ -14,6 +14,7 @@ from pathlib import Path
 import streamlit as st
 
 from genre_core.audio.errors import AudioError, GenreCoreError
+from genre_core.outputs.text import genre_name
 from genre_core.serving.zoo import DEFAULT_MODELS_DIR, Classification, ModelZoo
 
 MODELS_DIR = Path(os.environ.get("GENRE_MODELS_DIR", DEFAULT_MODELS_DIR))
@@ -161,9 +162,10 @@ def clicked_time(state) -> float | None:
 
 
 def describe_probabilities(labels, probabilities, k: int = 3) -> str:
-    """Text alternative of a probability chart: the ``k`` most probable genres."""
+    """Text alternative of a probability chart: the ``k`` most probable genres (or tags), genres spelled as
+    everywhere else ('hip-hop')."""
     order = sorted(range(len(labels)), key=lambda i: -probabilities[i])[:k]
-    return "In words: " + ", ".join(f"{labels[i]} {probabilities[i]:.0%}" for i in order) + "."
+    return "In words: " + ", ".join(f"{genre_name(labels[i])} {probabilities[i]:.0%}" for i in order) + "."
 
 
 # Presentation view: the step controls and "Chart N of M" in text a room can read (Streamlit draws them at 14 px),

@@ -6,7 +6,7 @@ import streamlit as st
 from app_support import load_zoo
 from genre_core.audio.decode import SUPPORTED_EXTENSIONS
 from genre_core.outputs.batch import classify_many
-from genre_core.outputs.text import csv_text, markdown_name, markdown_text
+from genre_core.outputs.text import csv_text, genre_name, markdown_name, markdown_text
 
 st.title("Many files at once")
 st.caption("Upload several songs; each gets the genre, how confident the answer is and how many models agree. "
@@ -39,7 +39,9 @@ st.subheader(f"{len(done)} classified" + (f", {len(failed)} could not be" if len
 # a line between the heading and the table: the table's toolbar (search, download) appears above it and
 # would otherwise cover the heading on a phone
 st.caption("Click a column's name to sort by it; the table's toolbar searches it.")
-st.dataframe(done.drop(columns="problem"), hide_index=True, width="stretch", column_config={
+# genres as they are written everywhere ('hip-hop'); the CSV keeps the stored labels
+shown = done.drop(columns="problem").assign(genre=done["genre"].map(genre_name))
+st.dataframe(shown, hide_index=True, width="stretch", column_config={
     "confidence": st.column_config.ProgressColumn("confidence", format="percent", min_value=0, max_value=1,
                                                   help="Probability of the genre under the headline rule."),
     "agreement": st.column_config.ProgressColumn("agreement", format="percent", min_value=0, max_value=1,
@@ -48,7 +50,7 @@ st.dataframe(done.drop(columns="problem"), hide_index=True, width="stretch", col
 })
 if len(done):
     counts = done["genre"].value_counts()
-    st.caption("In words: " + ", ".join(f"{n} {g}" for g, n in counts.items()) + ".")
+    st.caption("In words: " + ", ".join(f"{n} {genre_name(g)}" for g, n in counts.items()) + ".")
 for row in failed.itertuples():
     st.warning(f"{markdown_name(row.file)}: {markdown_text(row.problem)}")
 st.download_button("Download the table (CSV)", csv_text(table), file_name="genres.csv", mime="text/csv",

@@ -116,8 +116,8 @@ for warning in result.warnings:
 training_clip = training_clip_of(MODELS_DIR, data, digest)
 if training_clip:
     oof = out_of_fold_answer(MODELS_DIR, training_clip)
-    held_out = (f" When it was held out (out-of-fold), the answer was **{oof['vote']}** for a "
-                f"**{oof['true']}** clip." if oof else "")
+    held_out = (f" When it was held out (out-of-fold), the answer was **{genre_name(oof['vote'])}** for a "
+                f"**{genre_name(oof['true'])}** clip." if oof else "")
     st.info(f"This is GTZAN clip **{training_clip}**, one the models were trained on, so their answer below says "
             f"little about how they do on new music.{held_out}")
 
@@ -171,7 +171,7 @@ if tagged is not None and len(tagged.tags) > 1:
 st.subheader("Why this genre")
 if tagged is not None:
     heard = [zoo.tagger.tags[i] for i in np.argsort(tagged.mean_tags())[::-1][:5]]
-    st.markdown(f"The pretrained network hears **{', '.join(heard)}**; the {genre} answer is a classifier on what "
+    st.markdown(f"The pretrained network hears **{', '.join(heard)}**; the {genre_name(genre)} answer is a classifier on what "
                 "it hears in each 3 s window, averaged over the song.")
 transfer = next((m for m in zoo.models.values() if m.kind == "transfer" and m.name == final.timeline_model), None)
 explained = st.session_state.setdefault("explained", {})
@@ -196,6 +196,9 @@ if transfer is not None:
                    "(red) or rose (blue), in percent. Which moments carried the answer is on the timeline above (▼).")
 
 st.subheader("How every model voted")
+# a line between the heading and the table: on a phone the table's toolbar (search, download) stands above
+# the table and covered the heading's end
+st.caption("Most accurate first: balanced accuracy on songs a model was not trained on.")
 if zoo.missing(result):
     with st.spinner("Asking the other models…"):
         try:

@@ -10,7 +10,7 @@ from app_support import MODELS_DIR, classify_upload, clicked_time, describe_prob
 from genre_core.audio.decode import SUPPORTED_EXTENSIONS
 from genre_core.features.config import DEFAULT_FEATURES
 from genre_core.outputs.catalog import out_of_fold_answer, training_clip_of
-from genre_core.outputs.plots import feature_heatmap, probability_bars, tag_bars, timeline
+from genre_core.outputs.plots import feature_heatmap, probability_bars, shared_timeline_legend, tag_bars, timeline
 from genre_core.outputs.text import genre_name, markdown_name
 
 st.title("Two songs side by side")
@@ -50,6 +50,11 @@ mels = {side: results[side][1].analysis.image(DEFAULT_FEATURES, "mel") for side 
 if mels:
     zmin = min(float(np.percentile(m, 2)) for m in mels.values())
     zmax = max(float(m.max()) for m in mels.values())
+# both timelines name the same genres in as many legend rows: their plots are the same height and line up
+finals = [results[side][1].final for side in uploads]
+drawn = [(f.labels, f.window_probabilities) for f in finals
+         if f.window_probabilities is not None and len(f.window_probabilities) > 1]
+shown, rows = shared_timeline_legend(drawn) if drawn else ([], None)
 for side, (name, data, digest) in uploads.items():
     with columns[side]:
         result = results[side][1]
@@ -79,7 +84,9 @@ for side, (name, data, digest) in uploads.items():
                        alt=describe_probabilities(zoo.tagger.tags, tagged.mean_tags(), 5))
         if final.window_probabilities is not None and len(final.window_probabilities) > 1:
             show_chart(timeline(final.labels, final.window_probabilities, final.window_times, "Genre along the song",
-                                answer=genre), f"timeline_{side}", clickable=True)
+                                answer=genre, shown=shown, rows=rows), f"timeline_{side}", clickable=True,
+                       alt=f"▼ marks the moments whose top genre is {genre_name(genre)}. Click a point to play "
+                           "the song from there.")
         show_chart(feature_heatmap(mels[side], DEFAULT_FEATURES.seconds_per_frame, "mel", "Mel spectrogram",
                                    zmin=zmin, zmax=zmax, max_columns=500), f"mel_{side}")
         result.analysis.release_intermediates()  # the mel image is kept; its power spectrogram is not needed

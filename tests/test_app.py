@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -444,3 +445,48 @@ def test_library_page_reads_results_and_opens_a_song_in_classify(audio_dir, tmp_
     assert not at.exception
     assert any("From your library" in c.value for c in at.caption)
     assert {m.label for m in at.metric} >= {"Predicted genre", "Probability"}
+
+
+# the stored label where a person reads a genre; a GTZAN file name (hiphop.00000.ogg) may keep it
+UNHYPHENATED = re.compile(r"hiphop(?![./])", re.IGNORECASE)
+
+
+def _what_people_read(at: AppTest) -> str:
+    """Every text the page shows: headings, sentences, notes, metrics, table cells and the charts' texts."""
+    texts = [e.value for kind in ("title", "subheader", "markdown", "caption", "info", "warning", "error", "success")
+             for e in at.get(kind)]
+    texts += [f"{m.label} {m.value} {m.proto.delta}" for m in at.metric]
+    for frame in at.dataframe:
+        texts += list(frame.value.columns) + [str(v) for v in frame.value.to_numpy().ravel()]
+    texts += [c.proto.spec for c in at.get("plotly_chart")]  # titles, legends, axis categories, hover texts
+    return "\n".join(texts)
+
+
+def test_classify_says_hip_hop_in_every_sentence(gtzan_dir):
+    clip = gtzan_dir / "hiphop" / "hiphop.00000.ogg"
+    at = _app().run()
+    at.file_uploader[0].set_value((clip.name, clip.read_bytes(), "audio/ogg")).run()
+    at.button[0].click().run()  # show which moments and frequencies decided it
+    assert not at.exception and any("Why hip-hop" in c.proto.spec for c in at.get("plotly_chart"))
+    said = _what_people_read(at)
+    assert "In words: hip-hop" in said and "the hip-hop answer" in said
+    assert not UNHYPHENATED.search(said), [line for line in said.splitlines() if UNHYPHENATED.search(line)][:5]
+
+
+def test_two_songs_and_many_files_say_hip_hop(gtzan_dir):
+    """Song B (hiphop.00001) sounds unlike the training music: its note names the forced choice too."""
+    clips = [gtzan_dir / "hiphop" / f"hiphop.0000{i}.ogg" for i in (0, 1)]
+    at = _app().run()
+    at.switch_page("pages/two_songs.py").run()
+    for i, clip in enumerate(clips):
+        at.file_uploader[i].set_value((clip.name, clip.read_bytes(), "audio/ogg")).run()
+    assert not at.exception and [m.value for m in at.metric] == ["Hip-hop", "Hip-hop"]
+    said = _what_people_read(at)
+    assert "choose: hip-hop" in said and "Both are **hip-hop**" in said
+    assert not UNHYPHENATED.search(said), [line for line in said.splitlines() if UNHYPHENATED.search(line)][:5]
+    at.switch_page("pages/batch.py").run()
+    at.file_uploader[0].set_value([(c.name, c.read_bytes(), "audio/ogg") for c in clips]).run()
+    assert not at.exception and list(at.dataframe[0].value["genre"]) == ["hip-hop", "hip-hop"]
+    said = _what_people_read(at)
+    assert "2 hip-hop" in said and not UNHYPHENATED.search(said), said
+    assert list(at.session_state["batch_table"]["genre"]) == ["hiphop", "hiphop"]  # the CSV's table: stored labels

@@ -164,3 +164,48 @@ def test_the_genre_grid_on_a_phone_has_two_tiles_a_row_and_room_for_every_name()
         names = fig.layout.annotations
         assert [a.text for a in names] == [f"<b>{genre_name(g)}</b>" for g in GENRES]
         assert len({round(a.x) for a in names}) == per_row and len({round(a.y) for a in names}) == 10 // per_row
+
+
+def _windows(shares: dict[str, float], n: int = 10) -> np.ndarray:
+    """(n, 10) window probabilities: ``shares`` of the named genres, the rest spread evenly."""
+    row = np.full(10, (1 - sum(shares.values())) / (10 - len(shares)))
+    for genre, share in shares.items():
+        row[GENRES.index(genre)] = share
+    return np.tile(row, (n, 1))
+
+
+def test_the_timeline_names_the_genres_it_shows_and_keeps_its_plot_height():
+    """Only genres reaching 10 % get a legend entry; the legend's rows are reserved below the axis, so the plot
+    area is the same height however many rows it needs; two timelines side by side share entries and rows."""
+    from genre_core.outputs.plots import TIMELINE_PLOT_PX, legend_rows, shared_timeline_legend, timeline
+
+    times = np.stack([np.arange(10) * 3.0, np.arange(10) * 3.0 + 3], axis=1)
+    hiphop = _windows({"hiphop": 0.8, "disco": 0.15})
+    mixed = _windows({g: 0.11 for g in GENRES[:9]})
+    plots = []
+    for probabilities in (hiphop, mixed):
+        fig = timeline(GENRES, probabilities, times, answer="hiphop")
+        plots.append(fig.layout.height - fig.layout.margin.t - fig.layout.margin.b)
+        named = [t.name for t in fig.data if t.showlegend is not False]
+        if probabilities is hiphop:
+            assert named == ["disco", "hip-hop"]
+            assert any(t.name == "windows voting hip-hop" for t in fig.data)
+    assert plots == [TIMELINE_PLOT_PX, TIMELINE_PLOT_PX]
+    names = ["classical", "hip-hop", "country", "reggae", "metal"]
+    assert legend_rows(names) == 3 and legend_rows(names, width=1000) == 1  # two columns on a phone
+    shown, rows = shared_timeline_legend([(GENRES, hiphop), (GENRES, _windows({"classical": 0.9}))])
+    assert shown == ["classical", "disco", "hiphop"] and rows == 2
+
+
+def test_every_bar_label_stays_whole():
+    """A bar past half the axis carries its label inside (black on a light bar, white on a dark one); the
+    others outside it, never clipped to the axes nor shrunk."""
+    from genre_core.outputs.plots import probability_bars
+
+    probabilities = np.array([0.925, 0.05, 0.025] + [0.0] * 7)
+    bars = probability_bars(GENRES, probabilities).data[0]
+    assert list(bars.textposition) == ["outside"] * 9 + ["inside"] and bars.text[-1] == "92.5 %"
+    assert bars.cliponaxis is False and bars.constraintext == "none"
+    assert bars.insidetextfont.color[-1] == "#000000"  # on blues' mid blue (contrast 6.2, white 3.4)
+    dark = probability_bars(GENRES, np.roll(probabilities, 4)).data[0]  # hip-hop's purple
+    assert dark.insidetextfont.color[-1] == "#ffffff"

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import subprocess
 import sys
 import tomllib
@@ -126,6 +127,38 @@ def test_why_explains_the_answer_given(zoo, gtzan_dir):
     turned = clip_probabilities(model.svm, model.head_input.stack(zoo.tagger.run(quieter)), 10)[0][g]
     assert why.probability - turned == pytest.approx(why.band_drop[band], abs=1e-4) and why.band_drop[band] > 0.1
     assert why.band_label(band) in why.in_words() and genre in why.in_words()
+
+
+# the stored label where a person reads a genre; a GTZAN file name (hiphop.00000.ogg, hiphop/...) may keep it
+UNHYPHENATED = re.compile(r"hiphop(?![./]|\.\d{5})", re.IGNORECASE)
+
+
+def test_a_hip_hop_answer_is_spelled_hip_hop_in_the_report_and_by_predict(zoo, gtzan_dir, tmp_path):
+    """The HTML report, the JSON's sentences and `predict`'s lines say 'hip-hop'; the JSON's labels stay 'hiphop'."""
+    from genre_core.outputs.report import write_report
+
+    clip = gtzan_dir / "hiphop" / "hiphop.00000.ogg"
+    result = zoo.classify(clip)
+    assert result.final.vote_label == "hiphop"
+    html_path, json_path = write_report(result, zoo, clip.name, tmp_path / "report.html")
+    text = html_path.read_text(encoding="utf-8")
+    assert "<td>hip-hop</td>" in text and not UNHYPHENATED.search(text), UNHYPHENATED.findall(text)
+    summary = json.loads(json_path.read_text())
+    assert summary["genre"] == "hiphop" and "hiphop" in summary["probabilities"]  # labels, as stored
+    sentences = " ".join([summary["answer_source"], summary.get("state", {}).get("summary", "")])
+    assert not UNHYPHENATED.search(sentences), sentences
+    out = subprocess.run([sys.executable, "-m", "genre_core", "predict", str(clip), "--timeline", "--answer-only"],
+                         capture_output=True, text=True, cwd=ROOT, check=True).stdout
+    said = out.replace(str(clip), "")
+    assert said.count("hip-hop") >= 2 and not UNHYPHENATED.search(said), said
+
+
+def test_why_says_hip_hop():
+    from genre_core.serving.explain import Saliency
+
+    why = Saliency("hiphop", np.array([0.9, 0.8]), np.array([[0.2, 0.1], [0.0, 0.01]]), np.array([[0, 3], [3, 6.0]]),
+                   np.array([30.0, 500.0, 8000.0]))
+    assert "hip-hop" in why.in_words() and "hiphop" not in why.in_words()
 
 
 def test_one_colour_blind_safe_palette_and_both_themes():

@@ -73,3 +73,21 @@ def test_unsure_threshold_comes_from_out_of_fold_answers():
     threshold, evidence = _unsure_threshold(pd.DataFrame(rows))
     assert 0.3 < threshold < 0.7
     assert evidence["accuracy_below"] < 0.5 < evidence["accuracy_above"]
+
+
+HIPHOP = GENRES.index("hiphop")
+
+
+@pytest.mark.parametrize("probabilities, loudness, embedding, patches", [
+    (_probs(HIPHOP, 0.8), -20.0, MUSIC, None),  # confident
+    (_probs(HIPHOP, 0.3, second=0), -20.0, MUSIC, None),  # not sure
+    (_probs(0, 0.3, second=HIPHOP), -20.0, MUSIC, None),  # not sure, hip-hop the runner-up
+    (_probs(HIPHOP, 0.9), -70.0, MUSIC, None),  # not music
+    (_probs(HIPHOP, 0.6), -20.0, MUSIC, ["hiphop"] * 10 + ["metal"] * 10 + ["pop"] * 10),  # mixed
+])
+def test_every_headline_and_section_says_hip_hop(probabilities, loudness, embedding, patches):
+    """One spelling in what people read: 'hip-hop', never the stored label 'hiphop'."""
+    probs, times = _patches(patches) if patches else (None, None)
+    v = assess(probabilities, GENRES, loudness, embedding, probs, times, STATES)
+    said = v.headline + " " + describe_sections(v.sections)
+    assert "hip-hop" in said.lower() and "hiphop" not in said.lower(), said

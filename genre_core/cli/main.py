@@ -279,7 +279,7 @@ def _expand(paths: list[str]) -> list[str]:
 def cmd_predict(args: argparse.Namespace) -> int:
     from genre_core.outputs.batch import result_row, table
     from genre_core.outputs.report import summarize, write_report
-    from genre_core.outputs.text import csv_text
+    from genre_core.outputs.text import csv_text, genre_name
 
     zoo = ModelZoo.load(args.models_dir, max_patches=None if args.every_patch else DEFAULT_MAX_PATCHES,
                         defer=args.answer_only)
@@ -314,8 +314,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
             for w in result.warnings:
                 bar.write(f"warning: {w}", file=sys.stderr)
             final = result.final
-            top = ", ".join(f"{g} {p:.0%}" for g, p in final.top(3))
-            bar.write(f"{file}: {final.vote_label}  ({top})  [{final.model}, {result.clip.duration:.1f} s]")
+            top = ", ".join(f"{genre_name(g)} {p:.0%}" for g, p in final.top(3))
+            bar.write(f"{file}: {genre_name(final.vote_label)}  ({top})  [{final.model}, {result.clip.duration:.1f} s]")
             verdict = result.verdict
             if verdict is not None and verdict.state != "confident":
                 bar.write(f"    {verdict.headline}")
@@ -323,7 +323,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 bar.write("    tags: " + ", ".join(f"{t} {p:.0%}" for t, p in entry["tags"][:5]))
             if args.timeline:
                 for w in entry["timeline"]:
-                    bar.write(f"    {w['start_s']:7.2f}-{w['end_s']:7.2f} s  {w['genre']:<10} {w['probability']:.0%}")
+                    bar.write(f"    {w['start_s']:7.2f}-{w['end_s']:7.2f} s  {genre_name(w['genre']):<10} "
+                              f"{w['probability']:.0%}")
     if args.csv:
         Path(args.csv).write_text(csv_text(table(rows)), encoding="utf-8")
         print(f"table: {args.csv}", file=sys.stderr)

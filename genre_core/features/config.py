@@ -11,6 +11,17 @@ GENRES: tuple[str, ...] = (
     "jazz", "metal", "pop", "reggae", "rock",
 )
 
+# The one spelling of each genre in anything people read (labels inside the models, stored tables and file
+# names stay GTZAN's folder names). Here, beside the labels, so every layer can say them; outputs.text
+# re-exports it.
+GENRE_NAMES = {"hiphop": "hip-hop"}
+
+
+def genre_name(genre: str) -> str:
+    """'hiphop' -> 'hip-hop'; every other GTZAN label is already a word."""
+    return GENRE_NAMES.get(genre, genre)
+
+
 REPRESENTATIONS: tuple[str, ...] = ("spectrogram", "mel", "mfcc")
 
 

@@ -1,6 +1,7 @@
 """Plotly figures for the dashboard (no Streamlit here): readable on a projector, PNG-exportable."""
 from __future__ import annotations
 
+import re
 from typing import Sequence
 
 import numpy as np
@@ -47,54 +48,136 @@ def _layout(fig: go.Figure, title: str, height: int = 420) -> go.Figure:
     return fig
 
 
+def _ink_on(color: str) -> str:
+    """Black or white, whichever reads better on the ``color`` ('#rrggbb') of a bar (WCAG relative luminance)."""
+    channels = [int(color[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    r, g, b = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return "#000000" if 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.179 else "#ffffff"
+
+
+def whole_bar_labels(fractions: np.ndarray, colors: Sequence[str]) -> dict:
+    """Bar-trace settings that keep every label whole at any width: a bar past half the axis carries its label
+    inside its end (outside, it ran past the axis on a phone: "92.5 9"), in black or white to suit the bar; a
+    shorter bar's label follows it, never clipped, never shrunk to fit the bar."""
+    inside = np.asarray(fractions) >= 0.5
+    return dict(textposition=["inside" if i else "outside" for i in inside], insidetextanchor="end",
+                cliponaxis=False, constraintext="none",
+                insidetextfont=dict(color=[_ink_on(c) for c in colors]))
+
+
 def probability_bars(labels: Sequence[str], probabilities: np.ndarray, title: str = "Genre probabilities") -> go.Figure:
     order = np.argsort(probabilities)
+    colors = [GENRE_COLORS.get(labels[i], "#444444") for i in order]
     fig = go.Figure(go.Bar(
         x=np.asarray(probabilities)[order] * 100, y=[genre_name(labels[i]) for i in order], orientation="h",
-        marker_color=[GENRE_COLORS.get(labels[i], "#444") for i in order],
-        text=[percent(p) for p in np.asarray(probabilities)[order]], textposition="outside",
+        marker_color=colors, text=[percent(p) for p in np.asarray(probabilities)[order]],
+        **whole_bar_labels(np.asarray(probabilities)[order] / 1.1, colors),
     ))
     fig.update_xaxes(title="probability (%)", range=[0, 110])
     return _layout(fig, title)
 
 
+# The timeline's plot area in px, the same at every width: its legend gets rows of its own below it.
+TIMELINE_PLOT_PX = 260
+TIMELINE_SHOWN_ABOVE = 0.1  # a genre gets a legend entry once it reaches 10 % in some window (a visible band)
+# A horizontal legend below a plot is as wide as the plot area: about 230 px on a phone or in one of Two songs'
+# columns. Its rows are reserved for that width, wherever the chart is shown.
+NARROW_LEGEND_PX = 230
+LEGEND_ROW_PX = 26
+
+
+def legend_rows(names: Sequence[str], width: float = NARROW_LEGEND_PX, font_px: float = 15) -> int:
+    """Rows a horizontal legend of ``names`` takes at ``width`` px, as plotly lays it out: one row if every entry
+    fits, else a grid of columns as wide as the widest entry. An entry is estimated on the safe side as its
+    symbol (45 px) and half a font size a character (measured: 0.46 in Chromium)."""
+    entries = [45 + 0.5 * font_px * len(name) for name in names]
+    if sum(entries) <= width:
+        return 1
+    columns = max(1, int(width // max(entries)))
+    return -(-len(names) // columns)
+
+
+def timeline_genres(labels: Sequence[str], window_probabilities: np.ndarray) -> list[str]:
+    """The genres worth a legend entry on the timeline: those reaching 10 % in some window (n_windows, n_classes)."""
+    return [labels[i] for i in np.flatnonzero(window_probabilities.max(axis=0) >= TIMELINE_SHOWN_ABOVE)]
+
+
 def timeline(labels: Sequence[str], window_probabilities: np.ndarray, window_times: np.ndarray,
-             title: str = "Genre along the song", answer: str | None = None) -> go.Figure:
+             title: str = "Genre along the song", answer: str | None = None, shown: Sequence[str] | None = None,
+             rows: int | None = None) -> go.Figure:
     """Stacked areas of window probabilities (n_windows, n_classes) at window centres.
 
     With ``answer``, the windows whose own top genre is the answer (the ones that carried it) are
     marked above the chart. Every point is clickable (the classify page plays the song from there).
+    The legend names the ``shown`` genres (default :func:`timeline_genres`; the others are drawn and
+    named on hover; the ▼ marks are said in the page's caption: a long entry would set every column's width)
+    in ``rows`` rows below the plot (default: what a phone needs), so the plot area is ``TIMELINE_PLOT_PX``
+    high at any width, and two timelines given the same ``shown`` and ``rows`` line up.
     """
+    shown = timeline_genres(labels, window_probabilities) if shown is None else list(shown)
+    answer = answer if answer in labels else None
+    rows = rows or legend_rows([genre_name(g) for g in shown])
     centres = window_times.mean(axis=1)
     fig = go.Figure()
     for i, label in enumerate(labels):
         fig.add_trace(go.Scatter(
             x=centres, y=window_probabilities[:, i] * 100, name=genre_name(label), stackgroup="one", mode="lines+markers",
-            line=dict(width=0.5, color=GENRE_COLORS.get(label)), marker=dict(size=5),
-            hovertemplate=f"{label}: %{{y:.1f}} %<br>%{{x:.1f}} s<extra></extra>",
+            line=dict(width=0.5, color=GENRE_COLORS.get(label)), marker=dict(size=5), showlegend=label in shown,
+            hovertemplate=f"{genre_name(label)}: %{{y:.1f}} %<br>%{{x:.1f}} s<extra></extra>",
         ))
-    if answer is not None and answer in labels:
+    if answer is not None:
         carried = np.flatnonzero(np.argmax(window_probabilities, axis=1) == list(labels).index(answer))
         fig.add_trace(go.Scatter(
-            x=centres[carried], y=np.full(len(carried), 104.0), mode="markers", name=f"windows voting {answer}",
+            x=centres[carried], y=np.full(len(carried), 104.0), mode="markers", showlegend=False,
+            name=f"windows voting {genre_name(answer)}",
             marker=dict(symbol="triangle-down", size=11, color=GENRE_COLORS.get(answer), line=dict(width=1)),
-            hovertemplate=f"%{{x:.1f}} s: this window's top genre is {answer}<extra></extra>", cliponaxis=False,
+            hovertemplate=f"%{{x:.1f}} s: this window's top genre is {genre_name(answer)}<extra></extra>",
+            cliponaxis=False,
         ))
     fig.update_xaxes(title="time (s) — click to play from there")
     fig.update_yaxes(title="probability (%)", range=[0, 108])
-    return _layout(fig, title)
+    top, axis_below = 70, 62  # the title; the tick labels and the axis title
+    legend_px = rows * LEGEND_ROW_PX
+    height = top + TIMELINE_PLOT_PX + axis_below + legend_px
+    _layout(fig, title, height)
+    # the legend hangs just under the axis title; rows a wider screen does not need stay blank at the bottom
+    fig.update_layout(margin=dict(t=top, b=axis_below + legend_px),
+                      legend=dict(traceorder="normal", yref="container", y=legend_px / height, yanchor="top",
+                                  maxheight=legend_px + 8))
+    return fig
+
+
+def shared_timeline_legend(timelines: Sequence[tuple[Sequence[str], np.ndarray]]) -> tuple[list[str], int]:
+    """For timelines drawn side by side, each (labels, window_probabilities (n_windows, n_classes)): the genres
+    every legend names and its rows, so that their plot areas line up."""
+    labels = list(timelines[0][0])
+    wanted = {g for labels_, probabilities in timelines for g in timeline_genres(labels_, probabilities)}
+    shown = [g for g in labels if g in wanted]
+    return shown, legend_rows([genre_name(g) for g in shown])
+
+
+def _compact_range(label: str) -> str:
+    """'5.4 kHz–8.0 kHz' -> '5.4–8.0 kHz': a frequency band's name with its unit once (narrower axis labels)."""
+    return re.sub(r"^(\S+) (k?Hz)–(\S+) \2$", r"\1–\3 \2", label)
 
 
 def saliency_map(drops: np.ndarray, patch_times: np.ndarray, band_labels: Sequence[str], genre: str) -> go.Figure:
-    """Occlusion evidence (n_bands, n_patches): how much turning each band down lowered p(genre) per 3 s patch."""
+    """Occlusion evidence (n_bands, n_patches): how much turning each band down lowered p(genre) per 3 s patch.
+
+    Narrow enough for a phone: band names with their unit once, the colour bar under the plot, a short title."""
     limit = float(np.abs(drops).max()) * 100 or 1.0
     fig = go.Figure(go.Heatmap(
-        z=(drops * 100).astype(np.float32), x=patch_times.mean(axis=1), y=list(band_labels), colorscale="RdBu_r",
-        zmin=-limit, zmax=limit, zmid=0.0, colorbar=dict(title="change (%)"),
+        z=(drops * 100).astype(np.float32), x=patch_times.mean(axis=1), y=[_compact_range(b) for b in band_labels],
+        colorscale="RdBu_r", zmin=-limit, zmax=limit, zmid=0.0,
+        # under the plot, not beside it: on a phone a colour bar beside it took a third of the width
+        # (no title: plotly draws a horizontal bar's title over it; the page's caption says what the colour is)
+        colorbar=dict(orientation="h", thickness=12, ticksuffix=" %", yref="container", y=0.02, yanchor="bottom"),
         hovertemplate="%{x:.0f} s, %{y}: turned down 20 dB, the probability changes by %{z:.0f} %<extra></extra>"))
-    fig.update_xaxes(title="time (s), centre of each 3 s moment heard")
-    fig.update_yaxes(title="frequency band")
-    return _layout(fig, f"Why {genre}: red bands carried it (turned down, the probability drops)", 400)
+    fig.update_xaxes(title="time (s), centre of each 3 s moment", nticks=5)
+    fig.update_yaxes(title=None)  # the band names say they are frequencies; on a phone the plot needs the room
+    # short enough for a phone's width; the page's caption says what turning a band down means
+    _layout(fig, f"Why {genre_name(genre)}: red bands carried it", 440)
+    return fig.update_layout(margin=dict(b=110))
 
 
 def _downsample(image: np.ndarray, max_columns: int = MAX_COLUMNS) -> tuple[np.ndarray, int]:
@@ -168,7 +251,8 @@ def tag_bars(tags: Sequence[str], probabilities: np.ndarray, title: str = "What 
     order = np.argsort(probabilities)[::-1][:k][::-1]
     fig = go.Figure(go.Bar(
         x=np.asarray(probabilities)[order] * 100, y=[tags[i] for i in order], orientation="h", marker_color=PETROFF_10[0],
-        text=[f"{probabilities[i] * 100:.0f} %" for i in order], textposition="outside",
+        text=[f"{probabilities[i] * 100:.0f} %" for i in order],
+        **whole_bar_labels(np.asarray(probabilities)[order] / 1.1, [PETROFF_10[0]] * len(order)),
     ))
     fig.update_xaxes(title="tag probability (%)", range=[0, 110])
     return _layout(fig, title)

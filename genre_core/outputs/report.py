@@ -168,7 +168,8 @@ def report_html(summary: dict, images: dict[str, str]) -> str:
                       if k in images)
     votes = [[n, genre_name(v["genre"]), percent(v["probability"]), s["model_versions"].get(n, {}).get("title", "")]
              for n, v in s["models"].items()]
-    timeline = [[f"{w['start_s']:.1f}–{w['end_s']:.1f} s", w["genre"], f"{w['probability']:.0%}"] for w in s["timeline"]]
+    timeline = [[f"{w['start_s']:.1f}–{w['end_s']:.1f} s", genre_name(w["genre"]), f"{w['probability']:.0%}"]
+                for w in s["timeline"]]
     versions = [[n, v.get("title") or "", v.get("created") or "", v.get("weights_sha256") or ""]
                 for n, v in s["model_versions"].items()]
     warnings = "".join(f"<p class='warn'>{e(w)}</p>" for w in s["warnings"])

@@ -7,6 +7,8 @@ import re
 
 import pandas as pd
 
+from genre_core.features.config import GENRE_NAMES, genre_name  # noqa: F401  (the one spelling, for outputs)
+
 # CommonMark lets a backslash escape any ASCII punctuation; Streamlit's Markdown also reads ``:`` (emoji and
 # icon short codes) and ``$`` (LaTeX), both punctuation too.
 _MARKDOWN_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")
@@ -52,15 +54,6 @@ def csv_text(table: pd.DataFrame) -> str:
 def percent(probability: float) -> str:
     """The one way a probability is written, in the app's charts and in the report: '49.7 %'."""
     return f"{probability * 100:.1f} %"
-
-
-# The one spelling of each genre in anything people read (labels inside the models stay GTZAN's folder names).
-GENRE_NAMES = {"hiphop": "hip-hop"}
-
-
-def genre_name(genre: str) -> str:
-    """'hiphop' -> 'hip-hop'; every other GTZAN label is already a word."""
-    return GENRE_NAMES.get(genre, genre)
 
 
 def answer_source(zoo, final) -> str:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from genre_core.features.config import GENRES
+from genre_core.features.config import GENRES, genre_name
 from genre_core.features.spectral import mel_band_hz
 from genre_core.models.embeddings import HeadInput
 from genre_core.models.musicnn import Tagger, patch_times
@@ -70,10 +70,10 @@ class Saliency:
         moments = np.argsort(self.patch_probability)[::-1][:3]
         when = ", ".join(f"{self.patch_times[i, 0]:.0f}–{self.patch_times[i, 1]:.0f} s" for i in sorted(moments))
         band = int(np.argmax(self.band_drop))
-        text = f"The moments most like {self.genre} are {when}. "
+        text = f"The moments most like {genre_name(self.genre)} are {when}. "
         if self.band_drop[band] > 0.01:
             text += (f"Turning the {self.band_label(band)} band down by {TURN_DOWN_DB:.0f} dB would lower the "
-                     f"probability of {self.genre} the most, by {self.band_drop[band] * 100:.0f} points.")
+                     f"probability of {genre_name(self.genre)} the most, by {self.band_drop[band] * 100:.0f} points.")
         else:
             text += (f"No single frequency band carries it: turning any one down by {TURN_DOWN_DB:.0f} dB changes it "
                      "by less than 1 point.")

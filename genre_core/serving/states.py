@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from genre_core.features.config import genre_name
 from genre_core.models.states import StateModel, novelty
 
 SMOOTH_PATCHES = 5  # display: a section is read off a 5-patch (15 s) majority filter of the timeline
@@ -67,7 +68,7 @@ def assess(genre_probabilities: np.ndarray, labels: tuple[str, ...], loudness_db
         why = "is far quieter than any song" if loudness_db < t.quiet_below_db else "sounds unlike the music"
         return Verdict("not_music", genre, probability, runner,
                        f"This does not sound like music the models know: it {why} they were trained on. "
-                       f"If forced to choose: {genre} ({probability:.0%}).")
+                       f"If forced to choose: {genre_name(genre)} ({probability:.0%}).")
     sections: tuple[Section, ...] = ()
     if patch_probabilities is not None and times is not None and len(patch_probabilities) >= 2 * SMOOTH_PATCHES:
         patch_labels = [labels[i] for i in patch_probabilities.argmax(axis=1)]
@@ -75,16 +76,16 @@ def assess(genre_probabilities: np.ndarray, labels: tuple[str, ...], loudness_db
         sections = sections_of(patch_labels, times)
         if share < t.mixed_share_below and len({s.genre for s in sections}) > 1:
             return Verdict("mixed", genre, probability, runner,
-                           f"Mixed genres: the song changes along the way; overall closest to {genre} "
+                           f"Mixed genres: the song changes along the way; overall closest to {genre_name(genre)} "
                            f"({probability:.0%}).", sections)
     if probability < t.unsure_below:
         return Verdict("unsure", genre, probability, runner,
-                       f"Not sure: {genre} or {runner} ({probability:.0%} against "
+                       f"Not sure: {genre_name(genre)} or {genre_name(runner)} ({probability:.0%} against "
                        f"{float(genre_probabilities[order[1]]):.0%}).", sections)
-    return Verdict("confident", genre, probability, runner, f"{genre.capitalize()} ({probability:.0%}).", sections)
+    return Verdict("confident", genre, probability, runner, f"{genre_name(genre).capitalize()} ({probability:.0%}).", sections)
 
 
 def describe_sections(sections: tuple[Section, ...]) -> str:
     """'0:00–0:30 classical, 0:30–1:00 metal, ...'."""
     mmss = lambda s: f"{int(s // 60)}:{int(s % 60):02d}"  # noqa: E731
-    return ", ".join(f"{mmss(s.start)}–{mmss(s.end)} {s.genre}" for s in sections)
+    return ", ".join(f"{mmss(s.start)}–{mmss(s.end)} {genre_name(s.genre)}" for s in sections)
