@@ -84,3 +84,8 @@ def test_the_headline_says_it_has_no_parameters_of_its_own():
     headline = next(c for c in cells if c[0] == "headline")
     member = json.loads((ROOT / "models" / "headline" / "config.json").read_text())["members"][0]
     assert headline[header.index("parameters")].startswith(f"none of its own (uses {member}'s")
+
+
+def test_the_section_spells_hip_hop_as_the_app_does():
+    previous = read_snapshot(ROOT / "reports" / "zoo_460.json")
+    assert "hiphop" not in results_section(ROOT / "models", previous, "reports/zoo_460.json")

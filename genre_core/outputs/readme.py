@@ -105,8 +105,10 @@ def _comparison(models_dir: Path, previous: dict) -> str:
         cells.append([name, kf(o), kf(n), ar(o), ar(n)])
     covered_old = next((m["artist_covered_genres"] for m in previous["models"].values() if m.get("artist_covered_genres")), "")
     covered_new = next((m["artist_covered_genres"] for m in now["models"].values() if m.get("artist_covered_genres")), "")
+    in_words = lambda covered: ", ".join(genre_name(g) for g in covered.split(", ")) if covered else ""  # noqa: E731
     return (markdown_table(header, cells) + "\n\nBalanced accuracy, mean rule. The artist-filtered columns judge "
-            f"different genres: {covered_old} on the {old_n}-clip copy; {covered_new} on the {new_n}-clip copy.")
+            f"different genres: {in_words(covered_old)} on the {old_n}-clip copy; {in_words(covered_new)} on the "
+            f"{new_n}-clip copy.")
 
 
 def results_section(models_dir: str | Path, previous: dict | None = None, previous_name: str = "") -> str:
