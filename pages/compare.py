@@ -8,7 +8,7 @@ from genre_core.features.config import GENRES
 from genre_core.features.dataset import balanced_accuracy_in_words
 from genre_core.outputs.catalog import (
     artist_coverage, best_first, confusion, dataset_summary, default_pair, history, largest_confusions, metrics_table,
-    plain_svm_bar, recall_table, with_learning_curves,
+    plain_svm_bar, recall_table, scores_once, short_title, titles_in_words, with_learning_curves,
 )
 from genre_core.outputs.plots import confusion_heatmap, learning_curves, model_scores, recall_bars
 
@@ -96,6 +96,13 @@ def _recall():
     return recall_bars({m: confusion(MODELS_DIR, m, rule, protocol) for m in chosen}, GENRES)
 
 
+def _scores():
+    """Both protocols, each model once by its title (the headline, where it is one model, is that model)."""
+    kfold, artist, answer = scores_once(MODELS_DIR, metrics_table(MODELS_DIR, "kfold"), metrics_table(MODELS_DIR, "artist"))
+    labels = {name: short_title(title, 34, "<br>") for name, title in titles_in_words(MODELS_DIR).items()}
+    return model_scores(kfold, artist, rule, labels, answer)
+
+
 def _curves(metric: str, picked: list[str]):
     return learning_curves({m: history(MODELS_DIR, m) for m in picked}, metric)
 
@@ -134,8 +141,7 @@ if without:
     st.caption(f"No curves for {', '.join(without)}: they are not trained in epochs (fitted in one go, or "
                "combining other models).")
 if presenting:
-    charts = {"Every model, both protocols": lambda: model_scores(metrics_table(MODELS_DIR, "kfold"),
-                                                                  metrics_table(MODELS_DIR, "artist"), rule),
+    charts = {"Every model, both protocols": _scores,
               **{f"Confusion matrix: {m}": (lambda m=m: _confusion(m)) for m in chosen},
               "Per-genre recall": _recall}
     if picked:

@@ -490,3 +490,22 @@ def test_two_songs_and_many_files_say_hip_hop(gtzan_dir):
     said = _what_people_read(at)
     assert "2 hip-hop" in said and not UNHYPHENATED.search(said), said
     assert list(at.session_state["batch_table"]["genre"]) == ["hiphop", "hiphop"]  # the CSV's table: stored labels
+
+
+def test_the_projected_scores_name_each_model_once_in_words():
+    """'Every model, both protocols' at projector size: titles, not folders; the headline that is one model
+    is not a second, identical row, and the app's answer is in bold."""
+    from genre_core.outputs.catalog import headline_member, plain_title, titles_in_words
+
+    at = _app().run()
+    at.switch_page("pages/compare.py").run()
+    at.toggle[0].set_value(True).run()
+    spec = _chart(at, "Every model, both protocols")
+    axis = spec["layout"]["yaxis"]
+    shown = [t.replace("<br>", " ").replace("<b>", "").replace("</b>", "") for t in axis["ticktext"]]
+    models = Path(APP).parent / "models"
+    titles, member = titles_in_words(models), headline_member(models)
+    assert "headline" not in axis["tickvals"] and len(set(shown)) == len(shown) == len(spec["data"][0]["y"])
+    assert all(shown[i] == plain_title(titles[name]) for i, name in enumerate(axis["tickvals"]))
+    assert "in bold: the app's answer" in spec["layout"]["title"]["text"]
+    assert [t for t in axis["ticktext"] if t.startswith("<b>")] == [axis["ticktext"][axis["tickvals"].index(member)]]

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import re
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -249,3 +251,22 @@ def recall_table(confusions: dict[str, np.ndarray], labels: list[str] | tuple[st
     support = np.asarray(next(iter(confusions.values()))).sum(axis=1)
     return pd.DataFrame({"genre": [genre_name(g) for g in labels], "clips": support.astype(int),
                          **{name: recall_from_confusion(cm) for name, cm in confusions.items()}})
+
+
+def plain_title(title: str) -> str:
+    """A model's title without its bracketed details."""
+    return re.sub(r"\s*\([^)]*\)", "", title)
+
+
+def short_title(title: str, width: int = 30, newline: str = "\n") -> str:
+    """A model's title for a chart: without its bracketed details, wrapped to ``width`` characters a line."""
+    return newline.join(textwrap.wrap(plain_title(title), width, break_on_hyphens=False))
+
+
+def scores_once(models_dir: str | Path, kfold: pd.DataFrame, artist: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """The metric tables with the headline's rows left out where it is one stored model (they would repeat that
+    model's), and the folder name that is the app's answer ("headline" when it is a combination)."""
+    member = headline_member(models_dir)
+    if member is None:
+        return kfold, artist, "headline"
+    return kfold[kfold["model"] != "headline"], artist[artist["model"] != "headline"] if not artist.empty else artist, member

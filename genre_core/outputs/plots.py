@@ -380,9 +380,11 @@ def clip_counts(counts: dict[str, int], unit: str = "clips",
     return _layout(fig, title, 360)
 
 
-def model_scores(kfold: pd.DataFrame, artist: pd.DataFrame, rule: str = "mean") -> go.Figure:
+def model_scores(kfold: pd.DataFrame, artist: pd.DataFrame, rule: str = "mean", labels: dict[str, str] | None = None,
+                 answer: str | None = None) -> go.Figure:
     """Balanced accuracy of every model under both protocols (k-fold with its spread over folds; the
-    artist-filtered test over the genres it covers), best k-fold first."""
+    artist-filtered test over the genres it covers), best k-fold first. ``labels``: each folder's name on the
+    chart (default: the folder); the ``answer`` model's in bold."""
     frame = kfold.sort_values(f"balanced_accuracy_{rule}", ascending=True)
     names = list(frame["model"])
     fig = go.Figure(go.Bar(
@@ -397,8 +399,12 @@ def model_scores(kfold: pd.DataFrame, artist: pd.DataFrame, rule: str = "mean") 
                              name="artist-filtered test (covered genres)", marker_color="#e76300",
                              hovertemplate="%{y}: %{x:.1f} %<extra>artist-filtered</extra>"))
     fig.update_xaxes(title="balanced accuracy (%)", range=[0, 100])
+    shown = [(labels or {}).get(n, n) for n in names]
+    fig.update_yaxes(tickvals=names, ticktext=[f"<b>{t}</b>" if n == answer else t for n, t in zip(names, shown)])
     fig.update_layout(barmode="group")
-    return _layout(fig, "Every model, both protocols", 140 + 46 * len(names))
+    lines = max((t.count("<br>") + 1 for t in shown), default=1)  # a wrapped name needs its bar pair's room
+    title = "Every model, both protocols" + (" (in bold: the app's answer)" if answer in names else "")
+    return _layout(fig, title, 140 + 46 * len(names) * max(1, (lines + 1) // 2))
 
 
 def for_projector(fig: go.Figure, height: int = 760) -> go.Figure:

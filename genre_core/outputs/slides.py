@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import io
-import re
 import textwrap
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -32,6 +31,9 @@ from genre_core.outputs.catalog import (
     default_pair,
     fold_epochs,
     headline_member,
+    plain_title,
+    scores_once,
+    short_title,
     history,
     metrics_table,
     titles_in_words,
@@ -270,16 +272,6 @@ def _y_labels_apart(fig, ax, smallest: float = 11) -> None:
         ax.tick_params(axis="y", labelsize=size)
 
 
-def plain_title(title: str) -> str:
-    """A model's title without its bracketed details."""
-    return re.sub(r"\s*\([^)]*\)", "", title)
-
-
-def short_title(title: str, width: int = 30) -> str:
-    """A model's title for a chart: without its bracketed details, wrapped to ``width`` characters a line."""
-    return textwrap.fill(plain_title(title), width)
-
-
 def _scores_chart(kfold: pd.DataFrame, artist: pd.DataFrame, rule: str, labels: dict[str, str], answer: str | None,
                   width: float, height: float):
     frame = kfold.sort_values(f"balanced_accuracy_{rule}")
@@ -419,11 +411,9 @@ def build_deck(models_dir: str | Path, models: tuple[str, ...] | None = None, ru
     if unknown:
         raise KeyError(unknown[0])
     titles, member = titles_in_words(models_dir), headline_member(models_dir)
-    answer = "headline"
+    kfold, artist, answer = scores_once(models_dir, kfold, artist)
     if member is not None:  # the headline's rows would repeat the member's: show the member once, marked
-        kfold, artist = (t[t["model"] != "headline"] for t in (kfold, artist))
         chosen = tuple(dict.fromkeys(member if m == "headline" else m for m in chosen))
-        answer = member
     chart_titles = {n: short_title(t, 34) for n, t in titles.items()}
     answer_words = f"the app's answer ({titles[answer]})" if member else "the app's answer"
     summary = dataset_summary(models_dir)
