@@ -139,7 +139,7 @@ def cmd_library(args: argparse.Namespace) -> int:
     import signal
 
     from genre_core.library.engine import RAY_LOG, LibraryInterrupted, run_library
-    from genre_core.library.results import CSV, DOUBT_PLAYLISTS, PLAYLIST, TABLE, summary_lines
+    from genre_core.library.results import CSV, STATE_WORDS, PLAYLIST, TABLE, summary_lines
 
     if not Path(args.source).exists():
         raise GenreCoreError(f"{args.source}: no such folder or list of files.")
@@ -166,7 +166,7 @@ def cmd_library(args: argparse.Namespace) -> int:
     print(f"table: {out / TABLE} and {out / CSV}" +
           (f" ({seconds:.0f} s classifying)" if seconds else " (nothing new to classify)"))
     playlists = sorted(p.name for p in out.glob("*" + PLAYLIST))
-    doubt = [name for name in DOUBT_PLAYLISTS.values() if name + PLAYLIST in playlists]
+    doubt = [name for name in STATE_WORDS.values() if name + PLAYLIST in playlists]
     if playlists:
         print(f"playlists in {out}: {', '.join(playlists)}" +
               (f" ({' and '.join(repr(n) for n in doubt)}: answers in doubt, kept out of the genre lists)"

@@ -27,8 +27,9 @@ PARTS = "parts"  # folder of the results folder holding one Parquet file per fin
 TABLE = "library.parquet"
 CSV = "library.csv"
 PLAYLIST = ".m3u8"
-# answers in doubt get a playlist of their own (named as the app says them), not a place in a genre's
-DOUBT_PLAYLISTS = {"unsure": "not sure", "not_music": "not music"}
+# The answers in doubt as people read them ("not sure"; stored as Verdict.state spells them): the page's words,
+# and the names of their playlists (such songs get a list of their own, not a place in a genre's)
+STATE_WORDS = {"unsure": "not sure", "not_music": "not music"}
 NO_SUCH_FILE = "no such file"
 
 
@@ -187,11 +188,11 @@ def write_playlists(out: str | os.PathLike, table: pd.DataFrame) -> list[Path]:
     folder = out.resolve()
     lists: dict[str, list[str]] = {}
     for row in table[table["error"].isna() & table["genre"].notna()].itertuples():
-        name = DOUBT_PLAYLISTS.get(row.state) or genre_name(row.genre)
+        name = STATE_WORDS.get(row.state) or genre_name(row.genre)
         seconds = -1 if pd.isna(row.duration_s) else round(float(row.duration_s))
         title = re.sub(r"\s+", " ", Path(row.path).name).strip()
         lists.setdefault(name, []).append(f"#EXTINF:{seconds},{title}\n{_playlist_entry(row.path, folder)}\n")
-    for name in ({genre_name(g) for g in GENRES} | set(DOUBT_PLAYLISTS.values())) - set(lists):
+    for name in ({genre_name(g) for g in GENRES} | set(STATE_WORDS.values())) - set(lists):
         (out / (name + PLAYLIST)).unlink(missing_ok=True)
     written = []
     for name, entries in sorted(lists.items()):
@@ -251,10 +252,6 @@ def with_every_column(table: pd.DataFrame) -> pd.DataFrame:
 def counted(n: int, noun: str) -> str:
     """'1 song', '3 songs' (``noun`` takes an s)."""
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
-# States as the page's captions name them ("not sure"); stored as Verdict.state spells them.
-STATE_WORDS = {"unsure": "not sure", "not_music": "not music"}
 
 
 def library_root(paths: pd.Series) -> str:

@@ -95,19 +95,21 @@ def _balanced(y_true: np.ndarray, y_pred: np.ndarray) -> float:
         return float(balanced_accuracy_score(y_true, y_pred))
 
 
-def _score(candidate: Candidate, frames: dict[str, pd.DataFrame], ids: pd.Index, folds: pd.Series,
-           labels: pd.Series) -> float:
-    """Balanced accuracy of ``candidate`` on ``ids`` by leave-one-stored-fold-out (stackers refitted), every
-    fold's answers pooled: the figure the rule ranks candidates by."""
-    answers = _fold_answers(candidate, frames, ids, folds, labels)
+def _pooled(answers: list[tuple[np.ndarray, np.ndarray]]) -> float:
+    """Balanced accuracy of every fold's answers scored together: the figure the rule ranks candidates by."""
     return _balanced(np.concatenate([t for t, _ in answers]), np.concatenate([p for _, p in answers]))
 
 
-def _fold_mean_score(candidate: Candidate, frames: dict[str, pd.DataFrame], ids: pd.Index, folds: pd.Series,
-                     labels: pd.Series) -> dict:
-    """Mean ± std over folds of the candidate's balanced accuracy: the figure every model table reports."""
-    scores = np.array([_balanced(t, p) for t, p in _fold_answers(candidate, frames, ids, folds, labels)])
+def _fold_mean(answers: list[tuple[np.ndarray, np.ndarray]]) -> dict:
+    """Mean ± std over folds of the balanced accuracy: the figure every model table reports."""
+    scores = np.array([_balanced(t, p) for t, p in answers])
     return {"mean": float(scores.mean()), "std": float(scores.std(ddof=1)) if len(scores) > 1 else 0.0}
+
+
+def _score(candidate: Candidate, frames: dict[str, pd.DataFrame], ids: pd.Index, folds: pd.Series,
+           labels: pd.Series) -> float:
+    """Pooled balanced accuracy of ``candidate`` on ``ids`` by leave-one-stored-fold-out (stackers refitted)."""
+    return _pooled(_fold_answers(candidate, frames, ids, folds, labels))
 
 
 def candidates_for(frames: dict[str, pd.DataFrame], stack_members: tuple[str, ...]) -> list[Candidate]:
@@ -149,7 +151,9 @@ def build_headline(models_dir: Path, stack_members: tuple[str, ...], provenance:
     candidates = candidates_for(frames, stack_members)
     oof, choices = nested_selection(frames, candidates)
     ids, folds, labels = reference.index, reference["fold"], reference["true"]
-    final_scores = {c.name: _score(c, frames, ids, folds, labels) for c in candidates}
+    # each candidate's leave-one-fold-out answers once (a stack is refitted per fold), scored both ways
+    final_answers = {c.name: _fold_answers(c, frames, ids, folds, labels) for c in candidates}
+    final_scores = {name: _pooled(answers) for name, answers in final_answers.items()}
     chosen = max(candidates, key=lambda c: final_scores[c.name])
 
     folder = models_dir / HEADLINE_NAME
@@ -157,8 +161,8 @@ def build_headline(models_dir: Path, stack_members: tuple[str, ...], provenance:
     metrics = {"protocol": "nested: the rule is chosen on the other stored folds, scored on each outer fold",
                "primary_rule": "mean", **metrics_from_oof(oof), "outer_folds": choices,
                "candidates_balanced_accuracy_all_folds": final_scores,
-               "candidates_balanced_accuracy_fold_mean": {c.name: _fold_mean_score(c, frames, ids, folds, labels)
-                                                          for c in candidates}}
+               "candidates_balanced_accuracy_fold_mean": {name: _fold_mean(answers)
+                                                          for name, answers in final_answers.items()}}
     config = {"name": HEADLINE_NAME, "kind": "headline", "labels": list(GENRES),
               "title": f"Headline answer: {'stacked logistic regression' if chosen.stacked else chosen.name}",
               "rule": "stack" if chosen.stacked else "single", "chosen": chosen.name, "members": list(chosen.members),
