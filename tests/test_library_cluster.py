@@ -188,7 +188,11 @@ def test_joins_a_cluster_started_with_ray_start_and_uses_both_nodes(songs, ray_h
             time.sleep(1)
         run = subprocess.run([*LIBRARY, str(songs), "--out", str(out), "--address", f"127.0.0.1:{port}",
                               "--workers", "2", "--batch-size", "1"],
-                             env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+                             # Ray Data starts its actors one by one and feeds the first that is ready: with four
+                             # songs, the head's worker could take them all before the second node's had loaded
+                             # the models (seen once in CI). Here the pool waits for both before the first song.
+                             env={**env, "RAY_DATA_DEFAULT_WAIT_FOR_MIN_ACTORS_S": "120"}, cwd=ROOT,
+                             capture_output=True, text=True, timeout=300)
     finally:
         left = {session: stop_session(session) for session in sessions}
     assert run.returncode == 0, run.stderr[-3000:]
