@@ -8,16 +8,19 @@ import numpy as np
 import pytest
 from conftest import chirp
 
-from genre_core.audio.decode import load_audio
+from genre_core.audio.decode import AudioClip, load_audio
 from genre_core.features.config import DEFAULT_FEATURES, GENRES, SHORT_WINDOW_FEATURES, FeatureConfig
 from genre_core.features.spectral import (
     HANDCRAFTED_NAMES,
     compute_clip_features,
     cut_windows,
+    excerpt_frames,
     handcrafted_features,
+    power_spectrogram,
     window_starts,
     window_times,
 )
+from genre_core.models.predict import ClipAnalysis
 
 CFG = DEFAULT_FEATURES
 
@@ -209,3 +212,84 @@ def test_every_bar_label_stays_whole():
     assert bars.insidetextfont.color[-1] == "#000000"  # on blues' mid blue (contrast 6.2, white 3.4)
     dark = probability_bars(GENRES, np.roll(probabilities, 4)).data[0]  # hip-hop's purple
     assert dark.insidetextfont.color[-1] == "#ffffff"
+
+
+def test_power_spectrogram_is_librosas_to_the_bit(signal):
+    """Our STFT (frames along their contiguous axis, in blocks) gives librosa's numbers exactly: the stored
+    models' answers on every clip stay what they were."""
+    reference = (np.abs(librosa.stft(signal, n_fft=CFG.n_fft, hop_length=CFG.hop_length)) ** 2).astype(np.float32)
+    assert np.array_equal(power_spectrogram(signal, CFG), reference)
+    piece = signal[1000:90000]
+    uncentred = (np.abs(librosa.stft(piece, n_fft=CFG.n_fft, hop_length=CFG.hop_length, center=False)) ** 2)
+    assert np.array_equal(power_spectrogram(piece, CFG, center=False), uncentred.astype(np.float32))
+    batch = np.stack([piece, piece[::-1].copy()])
+    assert np.array_equal(power_spectrogram(batch, CFG, center=False)[1],
+                          power_spectrogram(piece[::-1].copy(), CFG, center=False))
+
+
+def test_excerpts_hold_the_whole_clips_frames(signal):
+    """An excerpt's frames are the whole clip's frames at the same place, the first and last included."""
+    whole = power_spectrogram(signal, CFG)
+    n = CFG.frames_per_window
+    starts = np.array([0, 300, whole.shape[1] - n])
+    excerpts = excerpt_frames(signal, CFG, starts, n)
+    assert excerpts.power.shape == (whole.shape[0], 3 * n) and excerpts.mel.shape == (CFG.n_mels, 3 * n)
+    for k, start in enumerate(starts):
+        assert np.array_equal(excerpts.power[:, k * n:(k + 1) * n], whole[:, start:start + n])
+
+
+def long_clip(seconds: float) -> AudioClip:
+    return AudioClip(chirp(seconds), CFG.sample_rate, CFG.sample_rate, 1)
+
+
+def test_a_long_song_is_heard_at_spread_windows_computed_only_there():
+    clip = long_clip(90.0)  # 59 windows of 3 s at 50 % overlap
+    heard, whole = ClipAnalysis(clip, max_patches=8), ClipAnalysis(clip)
+    starts = heard.heard_windows(CFG)
+    all_starts = window_starts(1 + len(clip.samples) // CFG.hop_length, CFG)
+    assert len(starts) == 8 and starts[0] == 0 and starts[-1] == all_starts[-1]
+    for representation in ("spectrogram", "mel", "mfcc"):
+        windows, times = heard.windows(CFG, representation)
+        every, every_times = whole.windows(CFG, representation)
+        chosen = np.searchsorted(all_starts, starts)
+        np.testing.assert_allclose(windows, every[chosen], rtol=1e-5, atol=1e-4)
+        np.testing.assert_allclose(times, every_times[chosen])
+    assert not heard._power  # the whole song's spectrogram was never computed for the models
+
+
+def test_a_clip_of_few_windows_is_heard_whole_as_before():
+    clip = long_clip(30.0)
+    analysis = ClipAnalysis(clip, max_patches=32)
+    assert analysis.heard_windows(CFG) is None
+    image = compute_clip_features(clip.samples, CFG)["mel"]
+    windows, times = analysis.windows(CFG, "mel")
+    assert np.array_equal(windows, cut_windows(image, CFG)) and np.array_equal(times, window_times(image.shape[1], CFG))
+    assert np.array_equal(analysis.handcrafted(CFG), handcrafted_features(clip.samples, CFG))
+
+
+def test_handcrafted_features_of_a_long_songs_excerpts_describe_the_same_music():
+    """A steady 120 BPM click over a tone: the excerpts' summary reads the same tempo and nearly the same
+    statistics as the whole song's."""
+    sr, seconds = CFG.sample_rate, 90
+    t = np.arange(seconds * sr) / sr
+    clicks = np.zeros_like(t)
+    clicks[(np.arange(0, seconds, 0.5) * sr).astype(int)] = 1.0
+    song = (0.2 * np.sin(2 * np.pi * 440 * t) + np.convolve(clicks, np.hanning(200), "same")).astype(np.float32)
+    analysis = ClipAnalysis(AudioClip(song, sr, sr, 1), max_patches=8)
+    excerpt = analysis.handcrafted(CFG)
+    whole = handcrafted_features(song, CFG)
+    tempo = HANDCRAFTED_NAMES.index("tempo")
+    # tempo is read on a grid of autocorrelation lags: 117.5 and 123.0 BPM are the two nearest 120
+    assert excerpt[tempo] == pytest.approx(120, rel=0.03) and whole[tempo] == pytest.approx(120, rel=0.03)
+    for name in ("rms_mean", "spectral_centroid_mean", "rolloff_mean", "mfcc1_mean", "chroma_stft_mean"):
+        i = HANDCRAFTED_NAMES.index(name)
+        assert excerpt[i] == pytest.approx(whole[i], rel=0.02), name
+
+
+def test_a_long_songs_loudness_is_over_its_heard_frames_with_or_without_the_svm():
+    """The confidence states read the same loudness whether the answer came alone or with every model."""
+    clip = long_clip(90.0)
+    alone, with_svm = ClipAnalysis(clip, max_patches=8), ClipAnalysis(clip, max_patches=8)
+    with_svm.handcrafted(CFG)
+    assert alone.loudness_db(CFG) == with_svm.loudness_db(CFG)
+    assert alone.loudness_db(CFG) == pytest.approx(ClipAnalysis(clip).loudness_db(CFG), abs=0.5)

@@ -19,8 +19,15 @@ import soundfile as sf
 import torch
 
 from genre_core.audio.decode import AudioClip
-from genre_core.features.config import DEFAULT_FEATURES, GENRES
+from genre_core.features.config import DEFAULT_FEATURES, GENRES, FeatureConfig
 from genre_core.features.dataset import FeatureCache, default_data_dir, index_dataset
+from genre_core.features.spectral import (
+    compute_clip_features,
+    frame_rms,
+    spectral_shape,
+    window_starts,
+    zero_crossing_rate,
+)
 from genre_core.models.musicnn import load_tagger, spread_patches
 from genre_core.models.predict import ClipAnalysis, ensemble_prediction, predict_with
 from genre_core.serving.zoo import ModelZoo, headline_prediction
@@ -34,6 +41,36 @@ def _median_ms(fn, repeats: int) -> tuple[float, list[float]]:
         fn()
         times.append((time.perf_counter() - start) * 1000)
     return statistics.median(times), times
+
+
+def _interleaved_ms(fns: dict[str, object], repeats: int) -> list[float]:
+    """Median ms of each function, run in turn within each repeat (so a drifting machine weighs on all alike)."""
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for fn in fns.values():
+        fn()  # warm-up
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append((time.perf_counter() - start) * 1000)
+    return [statistics.median(t) for t in times.values()]
+
+
+def features_before(samples: np.ndarray, cfg: FeatureConfig) -> None:
+    """The features of every model as computed before issue 25 (commit 1d5015d), kept as the baseline:
+    librosa's STFT of the whole song, all three images over every frame, and the handcrafted summary
+    with its own mel power and dB conversions (its roll-off is today's, a little faster than then)."""
+    power = (np.abs(librosa.stft(samples, n_fft=cfg.n_fft, hop_length=cfg.hop_length, center=True)) ** 2
+             ).astype(np.float32)
+    compute_clip_features(samples, cfg, ("spectrogram", "mel", "mfcc"), power)
+    sr = cfg.sample_rate
+    mel = librosa.filters.mel(sr=sr, n_fft=cfg.n_fft, n_mels=cfg.n_mels).astype(np.float32) @ power
+    per_frame = [librosa.feature.chroma_stft(S=power, sr=sr, tuning=0.0), frame_rms(samples, cfg),
+                 *spectral_shape(np.sqrt(power), sr, cfg.n_fft), zero_crossing_rate(samples, cfg.n_fft, cfg.hop_length)]
+    [(float(m.mean()), float(m.var())) for m in per_frame]
+    onset_env = librosa.onset.onset_strength(S=librosa.power_to_db(mel), sr=sr)
+    librosa.feature.tempo(onset_envelope=onset_env, sr=sr, hop_length=cfg.hop_length)
+    librosa.feature.mfcc(S=librosa.power_to_db(mel), n_mfcc=20)
 
 
 def reference_style(path: Path, zoo: ModelZoo) -> str:
@@ -102,7 +139,8 @@ def bench_latency(zoo: ModelZoo, data_dir: Path | None, repeats: int, baseline: 
             answer, _ = _median_ms(lambda: zoo.classify(path, models=zoo.answer_models), repeats)
             print(f"{'':>11} the answer alone ({', '.join(zoo.answer_models)}; headline + state): {answer:8.1f} ms")
             stages = _stages(zoo, path, repeats)
-            print("        stages: " + ", ".join(f"{k} {v:.1f} ms" for k, v in stages.items()))
+            print("        stages: " + ", ".join(f"{k} {v:.3f}" if k.endswith("/ before") else f"{k} {v:.1f} ms"
+                                          for k, v in stages.items()))
             if not baseline:
                 continue
             base_repeats = max(1, repeats // 3) if seconds > 60 else repeats
@@ -120,13 +158,20 @@ def _stages(zoo: ModelZoo, path: Path, repeats: int) -> dict[str, float]:
     clip = load_audio(path, zoo.sample_rate)
     cfg = next(iter(zoo.models.values())).feature_config
 
-    def features():
-        a = ClipAnalysis(clip)
-        a.image(cfg, "spectrogram")
+    def features():  # what the models read: three images of the windows heard + the handcrafted summary
+        a = ClipAnalysis(clip, zoo.max_patches)
+        for representation in ("spectrogram", "mel", "mfcc"):
+            a.windows(cfg, representation)
         a.handcrafted(cfg)
-    out["features"] = _median_ms(features, repeats)[0]
+    heard = ClipAnalysis(clip, zoo.max_patches).windows(cfg, "mel")[0]
+    total = len(window_starts(1 + len(clip.samples) // cfg.hop_length, cfg))
+    before, ours = _interleaved_ms({"before": lambda: features_before(clip.samples, cfg), "ours": features}, repeats)
+    out["features before (every frame of the song, 1d5015d's way)"] = before
+    out[f"features (the {len(heard)} of {total} windows heard)"] = ours
+    out["features ours / before"] = ours / before
     analysis = ClipAnalysis(clip, zoo.max_patches)  # features computed once, then each model timed on its own
-    analysis.image(cfg, "spectrogram")
+    for representation in ("spectrogram", "mel", "mfcc"):
+        analysis.windows(cfg, representation)
     analysis.handcrafted(cfg)
     tagger = zoo.tagger
     if tagger is not None:  # the pretrained network, stage by stage (its output is then shared by its heads)
@@ -193,6 +238,41 @@ def bench_sampling(zoo: ModelZoo, data_dir: Path, patches_per_song: int = 80) ->
             gaps.append(float(np.abs(full - part).max()))
         print(f"{kind:>13}: {len(items)} songs of {patches_per_song} patches; same genre {agree}/{len(items)}, "
               f"max |Δ probability| median {np.median(gaps):.3f}, max {np.max(gaps):.3f}")
+
+
+def bench_window_sampling(zoo: ModelZoo, data_dir: Path, per_genre: int = 3, clips_per_song: int = 8) -> None:
+    """How much hearing a long song at ``zoo.max_patches`` spread windows changes each window model's answer.
+
+    Songs of ``clips_per_song`` GTZAN clips back to back (~4 minutes): of one genre and of mixed genres.
+    Each window model's answer (its mean window probability) from the spread windows is compared with
+    the one from every window of the song, and so is the SVM's from the handcrafted summary of those windows.
+    """
+    from genre_core.audio.decode import load_audio
+
+    index = index_dataset(data_dir)
+    rng = np.random.default_rng(0)
+    by_genre = {g: [c for c in index.clips if c.genre == g] for g in GENRES}
+    songs: dict[str, list[list]] = {"one genre": [], "mixed genres": []}
+    for clips in by_genre.values():
+        for start in range(0, min(len(clips) - clips_per_song + 1, per_genre * clips_per_song), clips_per_song):
+            songs["one genre"].append(clips[start:start + clips_per_song])
+    for _ in range(len(songs["one genre"])):
+        songs["mixed genres"].append(list(rng.choice(index.clips, clips_per_song, replace=False)))
+    models = {n: m for n, m in zoo.models.items() if m.kind in ("torch", "svm")}
+    print(f"\n## Long songs heard at {zoo.max_patches} spread windows instead of every window (window models, SVM)")
+    for kind, items in songs.items():
+        agree = {n: 0 for n in models}
+        gaps: dict[str, list[float]] = {n: [] for n in models}
+        for clips in items:
+            samples = np.concatenate([load_audio(c.path, zoo.sample_rate).samples for c in clips])
+            clip = AudioClip(samples, zoo.sample_rate, zoo.sample_rate, 1)
+            every, heard = ClipAnalysis(clip), ClipAnalysis(clip, zoo.max_patches)
+            for name, model in models.items():
+                full, part = predict_with(model, every), predict_with(model, heard)
+                agree[name] += int(full.mean_label == part.mean_label)
+                gaps[name].append(float(np.abs(full.probabilities - part.probabilities).max()))
+        print(f"{kind:>13}: {len(items)} songs of {clips_per_song} clips; same genre as from every window: " + ", ".join(
+            f"{n} {agree[n]}/{len(items)} (max |Δp| median {np.median(gaps[n]):.3f})" for n in models))
 
 
 def bench_features(data_dir: Path) -> None:
@@ -267,6 +347,7 @@ def run_benchmarks(args: argparse.Namespace) -> int:
         bench_latency(zoo, data_dir, args.repeats, baseline=not args.no_baseline)
     if "sampling" in only and data_dir is not None:
         bench_sampling(zoo, data_dir)
+        bench_window_sampling(zoo, data_dir)
     if "features" in only and data_dir is not None:
         bench_features(data_dir)
     if "training" in only:

@@ -14,17 +14,25 @@ import numpy as np
 from genre_core.audio.decode import AudioClip, load_audio
 from genre_core.features.config import FeatureConfig
 from genre_core.features.spectral import (
+    Excerpts,
     compute_clip_features,
     cut_windows,
+    excerpt_frames,
+    excerpt_handcrafted_features,
+    excerpt_pieces,
+    excerpt_rms,
     handcrafted_features,
     loudness_db,
     mean_rms_db,
+    mel_power,
     power_spectrogram,
+    rms_db,
+    window_starts,
     window_times,
 )
 from genre_core.models.artifacts import StoredModel
 from genre_core.models.embeddings import TaggerOutput, clip_probabilities, embed
-from genre_core.models.musicnn import Tagger
+from genre_core.models.musicnn import Tagger, spread_patches
 from genre_core.models.sklearn_io import class_probabilities
 
 if TYPE_CHECKING:
@@ -96,14 +104,23 @@ class ModelPrediction:
 
 
 class ClipAnalysis:
-    """Features of one decoded clip, computed once per feature config and shared by models."""
+    """Features of one decoded clip, computed once per feature config and shared by models.
+
+    A long song is heard at spread moments: the tagger at most ``max_patches`` 3 s patches, the
+    window models at most as many of their windows, spread evenly from the first to the last, and the
+    features are computed only for the frames of those windows (:meth:`heard_windows`). A clip of that
+    many windows or fewer is heard whole, from its whole-clip feature images.
+    """
 
     def __init__(self, clip: AudioClip, max_patches: int | None = None) -> None:
         self.clip = clip
-        self.max_patches = max_patches  # the tagger hears at most this many 3 s patches (None: all)
+        self.max_patches = max_patches  # every model hears at most this many 3 s moments (None: all)
         self._samples: dict[int, np.ndarray] = {clip.sample_rate: clip.samples}
         self._power: dict[FeatureConfig, np.ndarray] = {}
+        self._mel: dict[FeatureConfig, np.ndarray] = {}
         self._images: dict[tuple[FeatureConfig, str], np.ndarray] = {}
+        self._excerpts: dict[FeatureConfig, Excerpts] = {}
+        self._excerpt_images: dict[tuple[FeatureConfig, str], np.ndarray] = {}
         self._handcrafted: dict[FeatureConfig, np.ndarray] = {}
         self._tagged: dict[str, TaggerOutput] = {}
 
@@ -120,19 +137,61 @@ class ClipAnalysis:
             self._power[cfg] = power_spectrogram(self.samples(cfg.sample_rate), cfg)
         return self._power[cfg]
 
+    def mel_power(self, cfg: FeatureConfig) -> np.ndarray:
+        """(n_mels, n_frames) mel power of the whole clip, shared by the mel images and the handcrafted features."""
+        if cfg not in self._mel:
+            self._mel[cfg] = mel_power(self.power(cfg), cfg)
+        return self._mel[cfg]
+
     def image(self, cfg: FeatureConfig, representation: str) -> np.ndarray:
-        """(n_bins, n_frames) feature image of the whole clip."""
+        """(n_bins, n_frames) feature image of the whole clip (what the pages draw)."""
         key = (cfg, representation)
         if key not in self._images:
             wanted = ("spectrogram",) if representation == "spectrogram" else ("mel", "mfcc")
-            features = compute_clip_features(self.samples(cfg.sample_rate), cfg, wanted, self.power(cfg))
+            mel = None if representation == "spectrogram" else self.mel_power(cfg)
+            features = compute_clip_features(self.samples(cfg.sample_rate), cfg, wanted, self.power(cfg), mel)
             for rep, value in features.items():
                 self._images[(cfg, rep)] = value
         return self._images[key]
 
+    def heard_windows(self, cfg: FeatureConfig) -> np.ndarray | None:
+        """First frames of the windows the models hear, (n_heard,); None when every window is heard."""
+        n_frames = 1 + len(self.samples(cfg.sample_rate)) // cfg.hop_length  # frames of a centred STFT
+        starts = window_starts(n_frames, cfg)
+        chosen = spread_patches(len(starts), self.max_patches)
+        return None if len(chosen) == len(starts) else starts[chosen]
+
+    def windows(self, cfg: FeatureConfig, representation: str) -> tuple[np.ndarray, np.ndarray]:
+        """The heard windows' images (n_windows, n_bins, frames_per_window) and their (n_windows, 2) times in s."""
+        starts = self.heard_windows(cfg)
+        if starts is None:
+            image = self.image(cfg, representation)
+            return cut_windows(image, cfg), window_times(image.shape[1], cfg)
+        key = (cfg, representation)
+        if key not in self._excerpt_images:
+            wanted = ("spectrogram",) if representation == "spectrogram" else ("mel", "mfcc")
+            excerpts = self._excerpts_of(cfg, starts)
+            for rep, value in compute_clip_features(None, cfg, wanted, excerpts.power, excerpts.mel).items():
+                self._excerpt_images[(cfg, rep)] = value
+        image = self._excerpt_images[key]  # (n_bins, n_heard * frames_per_window), the windows side by side
+        n = cfg.frames_per_window
+        times = starts * cfg.seconds_per_frame
+        return (np.ascontiguousarray(image.reshape(image.shape[0], len(starts), n).transpose(1, 0, 2)),
+                np.stack([times, times + cfg.window_seconds], axis=1))
+
+    def _excerpts_of(self, cfg: FeatureConfig, starts: np.ndarray) -> Excerpts:
+        if cfg not in self._excerpts:
+            self._excerpts[cfg] = excerpt_frames(self.samples(cfg.sample_rate), cfg, starts, cfg.frames_per_window)
+        return self._excerpts[cfg]
+
     def handcrafted(self, cfg: FeatureConfig) -> np.ndarray:
+        """(len(HANDCRAFTED_NAMES),) clip summary over the heard frames (the whole clip when all are heard)."""
         if cfg not in self._handcrafted:
-            self._handcrafted[cfg] = handcrafted_features(self.samples(cfg.sample_rate), cfg, self.power(cfg))
+            starts = self.heard_windows(cfg)
+            self._handcrafted[cfg] = (
+                handcrafted_features(self.samples(cfg.sample_rate), cfg, self.power(cfg), self.mel_power(cfg))
+                if starts is None
+                else excerpt_handcrafted_features(self._excerpts_of(cfg, starts), cfg))
         return self._handcrafted[cfg]
 
     def tagger_output(self, tagger: Tagger) -> TaggerOutput:
@@ -145,12 +204,19 @@ class ClipAnalysis:
         """Drop the power spectrograms (the largest arrays: 5 MB per 30 s), once every model has run;
         the samples, feature images and tagger output stay for drawing, explaining and reports."""
         self._power.clear()
+        self._mel.clear()
+        self._excerpts.clear()
 
     def loudness_db(self, cfg: FeatureConfig) -> float:
-        """Mean frame RMS in dBFS, the same figure as the handcrafted ``rms_mean`` (without computing the rest)."""
+        """Mean frame RMS in dBFS over the frames heard, the same figure as the handcrafted ``rms_mean``
+        (read from it when computed, else computed alone)."""
         if cfg in self._handcrafted:
             return loudness_db(self._handcrafted[cfg])
-        return mean_rms_db(self.samples(cfg.sample_rate), cfg)
+        starts = self.heard_windows(cfg)
+        if starts is None:
+            return mean_rms_db(self.samples(cfg.sample_rate), cfg)
+        pieces = excerpt_pieces(self.samples(cfg.sample_rate), cfg, starts, cfg.frames_per_window)
+        return rms_db(excerpt_rms(pieces, cfg).mean())
 
 
 def predict_with(model: StoredModel, analysis: ClipAnalysis) -> ModelPrediction:
@@ -167,13 +233,11 @@ def predict_with(model: StoredModel, analysis: ClipAnalysis) -> ModelPrediction:
         # The vote is the SVM's own decision; its Platt probabilities can disagree with it.
         return ModelPrediction(model.name, model.labels, full, model.labels[int(model.svm.predict(features)[0])])
 
-    image = analysis.image(cfg, model.representation)
-    windows = cut_windows(model.normalize(image), cfg)
-    window_probs = predict_windows(model.network, windows).astype(np.float64)
+    windows, times = analysis.windows(cfg, model.representation)
+    window_probs = predict_windows(model.network, model.normalize(windows)).astype(np.float64)
     decision = combine_windows(window_probs)
     return ModelPrediction(
-        model.name, model.labels, decision.mean_probabilities, model.labels[decision.vote_label],
-        window_probs, window_times(image.shape[1], cfg),
+        model.name, model.labels, decision.mean_probabilities, model.labels[decision.vote_label], window_probs, times,
     )
 
 
