@@ -201,6 +201,23 @@ def _stages(zoo: ModelZoo, path: Path, repeats: int) -> dict[str, float]:
     return out
 
 
+def bench_profile(zoo: ModelZoo, data_dir: Path | None, seconds: float = 240, lines: int = 15) -> None:
+    """cProfile of every model on a ``seconds`` file (models loaded and warmed up): the top lines by own time."""
+    import cProfile
+    import io
+    import pstats
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = _song(data_dir, seconds, Path(tmp))
+        zoo.classify(path)
+        profiler = cProfile.Profile()
+        profiler.runcall(zoo.classify, path)
+    text = io.StringIO()
+    pstats.Stats(profiler, stream=text).strip_dirs().sort_stats("tottime").print_stats(lines)
+    print(f"\n## Profile: every model on a {seconds:.0f} s file (top {lines} by own time)")
+    print("\n".join(line for line in text.getvalue().splitlines() if line.strip())[-4000:])
+
+
 def bench_sampling(zoo: ModelZoo, data_dir: Path, patches_per_song: int = 80) -> None:
     """How much hearing a long song at ``zoo.max_patches`` spread patches changes the answer.
 
@@ -339,12 +356,14 @@ def bench_memory(zoo_dir: Path, data_dir: Path | None) -> None:
 
 def run_benchmarks(args: argparse.Namespace) -> int:
     data_dir = Path(args.data) if args.data else default_data_dir()
-    only = set(args.only or ["latency", "sampling", "features", "training", "memory"])
+    only = set(args.only or ["latency", "profile", "sampling", "features", "training", "memory"])
     print(f"# genre_core benchmarks — {os.cpu_count()} CPU cores, torch {torch.__version__}, "
           f"{time.strftime('%Y-%m-%d %H:%M')}")
     zoo = ModelZoo.load(args.models_dir)
     if "latency" in only:
         bench_latency(zoo, data_dir, args.repeats, baseline=not args.no_baseline)
+    if "profile" in only:
+        bench_profile(zoo, data_dir)
     if "sampling" in only and data_dir is not None:
         bench_sampling(zoo, data_dir)
         bench_window_sampling(zoo, data_dir)

@@ -446,15 +446,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--answer-only", action="store_true",
                    help="run only the models the headline answer needs (fastest; no per-model votes)")
     p.add_argument("--every-patch", action="store_true",
-                   help=f"let the tagger hear every 3 s of a long song (default: at most {DEFAULT_MAX_PATCHES} "
-                        "patches spread over it)")
+                   help=f"let every model hear all of a long song (default: the tagger at most {DEFAULT_MAX_PATCHES} "
+                        "3 s patches spread over it, the other models as many of their windows)")
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("bench", help="print speed figures (see BENCHMARKS.md)")
     p.add_argument("--data")
     p.add_argument("--models-dir", default=str(DEFAULT_MODELS_DIR))
     p.add_argument("--repeats", type=int, default=7)
-    p.add_argument("--only", nargs="*", help="subset: latency, sampling, features, training, memory")
+    p.add_argument("--only", nargs="*", help="subset: latency, profile, sampling, features, training, memory")
     p.add_argument("--no-baseline", action="store_true", help="skip the write-ups' way (slow) in latency")
     p.set_defaults(func=cmd_bench)
     return parser
