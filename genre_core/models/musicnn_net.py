@@ -48,16 +48,25 @@ class MusiCNN(nn.Module):
         self.dense_bn = nn.BatchNorm1d(backend_units, eps=eps)
         self.tags = nn.Linear(backend_units, n_tags)
 
+    def front_end_inputs(self, patches: torch.Tensor) -> list[torch.Tensor]:
+        """(batch, time, n_mels) -> the input of each front-end conv, normalised and padded in time:
+        timbral ones (B, 1, T + 6, F), then temporal ones (B, 1, T + k - 1, F)."""
+        x = self.input_bn(patches.unsqueeze(1))  # (B, 1, T, F)
+        padded = F.pad(x, (0, 0, 3, 3))  # time only: the max over all bands follows
+        return [padded] * len(self.timbral) + [F.pad(x, (0, 0, *_tf_same_pad(k))) for k in self.temporal_lengths]
+
+    def front_end(self, patches: torch.Tensor) -> torch.Tensor:
+        """(batch, time, n_mels) -> (batch, 561, time): each conv's batch-normalised ReLU, max over the bands."""
+        convs, bns = [*self.timbral, *self.temporal], [*self.timbral_bn, *self.temporal_bn]
+        return torch.cat([bn(F.relu(conv(x))).amax(dim=3)  # (B, C, T)
+                          for conv, bn, x in zip(convs, bns, self.front_end_inputs(patches))], dim=1)
+
     def features(self, patches: torch.Tensor) -> dict[str, torch.Tensor]:
         """(batch, time, n_mels) -> logits (batch, n_tags), penultimate (batch, units), mean/max pool."""
-        x = self.input_bn(patches.unsqueeze(1))  # (B, 1, T, F)
-        front = []
-        padded = F.pad(x, (0, 0, 3, 3))  # time only: the max over all bands follows
-        for conv, bn in zip(self.timbral, self.timbral_bn):
-            front.append(bn(F.relu(conv(padded))).amax(dim=3))  # (B, C, T)
-        for conv, bn, k in zip(self.temporal, self.temporal_bn, self.temporal_lengths):
-            front.append(bn(F.relu(conv(F.pad(x, (0, 0, *_tf_same_pad(k)))))).amax(dim=3))
-        frontend = torch.cat(front, dim=1)  # (B, 561, T)
+        return self.features_of_front_end(self.front_end(patches))
+
+    def features_of_front_end(self, frontend: torch.Tensor) -> dict[str, torch.Tensor]:
+        """(batch, 561, time) front-end output -> logits, penultimate, mean/max pool (see :meth:`features`)."""
         c1 = self.midend_bn[0](F.relu(self.midend[0](frontend)))
         c2 = self.midend_bn[1](F.relu(self.midend[1](c1))) + c1
         c3 = self.midend_bn[2](F.relu(self.midend[2](c2))) + c2
@@ -75,6 +84,56 @@ class MusiCNN(nn.Module):
 
 def build_musicnn(architecture: dict) -> MusiCNN:
     return MusiCNN(**architecture)
+
+
+class MaxFirstMusiCNN(nn.Module):
+    """The same function as ``network`` with each front-end batch norm moved after the max over the bands.
+
+    A batch norm is ``a * v + b`` per channel; a monotone map commutes with a max, so for a >= 0
+    ``max_f(a * relu(x) + b) = a * relu(max_f x) + b`` and for a < 0 the max becomes a min,
+    ``min_f x = -max_f(-x)``: the conv of such a channel is negated (weights and bias, exactly) and its
+    max negated back. The batch norm and ReLU then run on (B, C, T) instead of (B, C, T, F): 30-96 times
+    fewer values. Used to export the served ONNX graph (``scripts/optimize_musicnn_onnx.py``).
+    """
+
+    def __init__(self, network: MusiCNN, n_mels: int = 96, channel_block: int = 8) -> None:
+        super().__init__()
+        self.network = network
+        self.bns = [*network.timbral_bn, *network.temporal_bn]
+        self.convs = nn.ModuleList()
+        signs = []
+        for conv, bn in zip([*network.timbral, *network.temporal], self.bns):
+            sign = torch.where(bn.weight.detach() < 0, -1.0, 1.0)  # the sign of a = weight / sqrt(var + eps)
+            # zero filters up to a multiple of the channel block: ONNX Runtime's blocked (NCHWc) conv pads to it
+            # anyway, and the max pool stays in that layout only when no channel is left over
+            padded = -(-conv.out_channels // channel_block) * channel_block
+            flipped = nn.Conv2d(conv.in_channels, padded, conv.kernel_size)
+            flipped.weight.data = F.pad(conv.weight.detach() * sign[:, None, None, None],
+                                        (0, 0, 0, 0, 0, 0, 0, padded - conv.out_channels))
+            flipped.bias.data = F.pad(conv.bias.detach() * sign, (0, padded - conv.out_channels))
+            self.convs.append(flipped)
+            signs.append(sign[:, None])
+        self.signs = signs  # (C, 1) each
+        self.bands = [n_mels - conv.kernel_size[1] + 1 for conv in self.convs]  # each conv's output bands
+        self.channels = [len(sign) for sign in signs]  # each conv's filters before the zero ones
+
+    def front_end(self, patches: torch.Tensor) -> torch.Tensor:
+        """(batch, time, n_mels) -> (batch, 561, time), as :meth:`MusiCNN.front_end`."""
+        out = []
+        inputs = self.network.front_end_inputs(patches)
+        for conv, bn, sign, bands, channels, x in zip(self.convs, self.bns, self.signs, self.bands, self.channels, inputs):
+            # a max pool over all bands (not amax): ONNX Runtime keeps MaxPool in its blocked layout
+            pooled = F.max_pool2d(conv(x), (1, bands))[:, :channels].squeeze(3)
+            extreme = pooled * sign  # (B, C, T): the max over the bands where a >= 0, the min where a < 0
+            out.append(F.batch_norm(F.relu(extreme), bn.running_mean, bn.running_var, bn.weight, bn.bias,
+                                    training=False, eps=bn.eps))
+        return torch.cat(out, dim=1)
+
+    def features(self, patches: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self.network.features_of_front_end(self.front_end(patches))
+
+    def forward(self, patches: torch.Tensor) -> torch.Tensor:
+        return self.features(patches)["logits"]
 
 
 class MusicVGG(nn.Module):

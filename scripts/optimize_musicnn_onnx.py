@@ -1,0 +1,66 @@
+"""Write the served ONNX graph of the musicnn tagger: the reference export's function, rewritten to run faster.
+
+Run once by a developer after scripts/export_musicnn_onnx.py (the product only reads the result):
+
+    .venv/bin/python scripts/optimize_musicnn_onnx.py [--folder models/musicnn_msd]
+
+The rewrite (``MaxFirstMusiCNN`` in genre_core/models/musicnn_net.py) is exact: each front-end batch
+norm moves after the max over the bands (a monotone map commutes with a max; channels whose batch-norm
+scale is negative take the min, through their negated conv), so the batch norm and ReLU run on tensors
+30-96 times smaller, and the max is a MaxPool that ONNX Runtime keeps in its blocked layout (no
+layout reorder of the conv outputs). The graph is portable ONNX: ONNX Runtime fits it to the CPU when
+it loads it. Writes ``musicnn_maxfirst.onnx`` and an ``onnx_served`` block in config.json (sha256 of
+the graph and weights, differences measured); refuses to write when it differs from torch by more than
+ONNX_TOLERANCE. ``musicnn.onnx`` stays the reference.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+import torch
+from export_musicnn_onnx import OPSET, ROOT, check_patches, export_onnx, graph_outputs, max_differences, sha256
+
+from genre_core.models.musicnn import ONNX_FILE, ONNX_TOLERANCE, load_tagger
+from genre_core.models.musicnn_net import MaxFirstMusiCNN
+
+SERVED_FILE = "musicnn_maxfirst.onnx"
+REWRITE = ("front-end batch norms after the max over the bands (min for negative scales, through the negated conv); "
+           "that max as a MaxPool over conv outputs padded with zero filters to the 8-channel block")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--folder", default=str(ROOT / "models" / "musicnn_msd"))
+    folder = Path(parser.parse_args().folder)
+    tagger = load_tagger(folder, backend="torch")
+    patches = check_patches(tagger)
+    expected = tagger.run(patches)
+    with tempfile.TemporaryDirectory() as tmp:
+        exported = Path(tmp) / SERVED_FILE
+        export_onnx(MaxFirstMusiCNN(tagger.network, tagger.front_end.n_mels).eval(), tagger, exported)
+        diffs = max_differences(exported, expected, patches)
+        to_reference = max_differences(exported, graph_outputs(folder / ONNX_FILE, patches), patches)
+        print("max |served - torch|:", diffs, " max |served - reference graph|:", to_reference)
+        if any(diffs[k] > ONNX_TOLERANCE[k] for k in diffs):
+            print(f"refusing to write: tolerances {ONNX_TOLERANCE}")
+            return 1
+        target = folder / SERVED_FILE
+        target.write_bytes(exported.read_bytes())
+    config = json.loads((folder / "config.json").read_text())
+    config["onnx_served"] = {
+        "file": SERVED_FILE, "sha256": sha256(target), "weights_sha256": sha256(folder / "weights.safetensors"),
+        "opset": OPSET, "exported_with": f"torch {torch.__version__} (torch.onnx.export, dynamo=False)",
+        "rewrite": REWRITE, "exact": True, "reference": ONNX_FILE,
+        "max_abs_difference_to_torch": diffs, "max_abs_difference_to_reference_graph": to_reference,
+        "script": "scripts/optimize_musicnn_onnx.py",
+    }
+    (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    print(f"wrote {target} ({target.stat().st_size / 1e6:.1f} MB) and the onnx_served block of {folder / 'config.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
