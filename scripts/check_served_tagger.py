@@ -66,6 +66,16 @@ def _balanced_accuracy(truth: np.ndarray, predicted: np.ndarray) -> float:
     return float(balanced_accuracy_score(truth, predicted))
 
 
+def _stored_answers(path: Path, labels: list[str]) -> dict[str, int]:
+    """clip id -> the class index the stored head's evaluation recorded (its ``vote`` column)."""
+    import pandas as pd
+
+    if not path.exists():
+        return {}
+    frame = pd.read_csv(path)
+    return {row.clip_id: labels.index(row.vote) for row in frame.itertuples()}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=None, help="GTZAN folder (default: GTZAN_DIR)")
@@ -101,8 +111,10 @@ def main() -> int:
           + ", ".join(f"{k} {v:.2e}" for k, v in gaps.items()))
     parts = artist_filtered_split(index)
     protocols = {f"{FOLDS}-fold out-of-fold": stratified_folds(labels, FOLDS, SEED)}
+    stored = {f"{FOLDS}-fold out-of-fold": "oof_predictions.csv"}
     if parts is not None:
         protocols["artist-filtered test"] = [(np.concatenate([parts["train"], parts["valid"]]), parts["test"])]
+        stored["artist-filtered test"] = "artist_predictions.csv"
     n_classes = len(head["labels"])
     ships = True
     for protocol, folds in protocols.items():
@@ -113,6 +125,10 @@ def main() -> int:
             for graph in top1:
                 top1[graph][test] = [np.argmax(clip_probabilities(pipeline, x[graph][i], n_classes)[0]) for i in test]
         same = float(np.mean(top1["reference"][tested] == top1[name][tested]))
+        recorded = _stored_answers(models / head["name"] / stored[protocol], head["labels"])
+        ids = [index.clips[i].clip_id for i in tested]
+        print(f"{protocol}: the refitted heads give the stored model's recorded answer on "
+              f"{sum(recorded.get(i) == top1['reference'][t] for i, t in zip(ids, tested))}/{len(ids)} clips")
         accuracy = {g: _balanced_accuracy(labels[tested], top1[g][tested]) for g in top1}
         shift = accuracy[name] - accuracy["reference"]
         ok = same >= MIN_AGREEMENT and abs(shift) <= MAX_BALANCED_ACCURACY_SHIFT

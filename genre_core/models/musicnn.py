@@ -134,10 +134,11 @@ def spread_patches(n_patches: int, max_patches: int | None) -> np.ndarray:
 
 
 class OnnxNetwork:
-    """The tagger's network exported to ONNX (``scripts/export_musicnn_onnx.py``), run by ONNX Runtime.
-
-    Same weights and float32 arithmetic as :class:`MusiCNN`; on 2 CPU cores about 1.3x faster
-    (30 s clip: 290 ms against 390 ms). Thread-safe: sessions of the app share one instance.
+    """The tagger's network exported to ONNX, run by ONNX Runtime: the reference export
+    (``scripts/export_musicnn_onnx.py``, same layers as :class:`MusiCNN`, about 1.3x faster than torch on
+    2 cores) or the served rewrite of it (``scripts/optimize_musicnn_onnx.py``, the same outputs within
+    ``ONNX_TOLERANCE``, ~5x faster than the reference: ``genre-core bench --only tagger``).
+    Thread-safe: sessions of the app share one instance.
     """
 
     def __init__(self, path: Path, threads: int = 0) -> None:
@@ -210,7 +211,8 @@ class Tagger:
 
         ``per_call`` patches go through the network at once: on 2 CPU cores two at a time was fastest
         under torch (30 s clip: 1 per call 426 ms, 2: 369 ms, 5: 565 ms, 10: 887 ms); ONNX Runtime
-        is flat (1: 279 ms, 2: 310 ms, 10: 322 ms) and keeps memory bounded the same way.
+        is flat (1: 279 ms, 2: 310 ms, 10: 322 ms), the served graph too (1, 2, 5 and 10 per call within
+        the noise of a shared machine), and keeps memory bounded the same way.
         """
         outs: dict[str, list[np.ndarray]] = {"tags": [], "penultimate": []}
         for start in range(0, len(patches), per_call):
