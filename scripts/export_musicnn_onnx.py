@@ -75,6 +75,17 @@ def max_differences(graph: Path, expected: dict[str, np.ndarray], patches: np.nd
     return {k: float(np.abs(got[k] - expected[k]).max()) for k in expected}
 
 
+def record_graph(folder: Path, key: str, graph: Path, **details) -> None:
+    """Write the ``key`` block of the folder's config.json: the graph's file, sha256 of it and of the weights
+    (the loader serves it only while both match), how it was made, and ``details``."""
+    config = json.loads((folder / "config.json").read_text())
+    config[key] = {"file": graph.name, "sha256": sha256(graph), "weights_sha256": sha256(folder / "weights.safetensors"),
+                   "opset": OPSET, "exported_with": f"torch {torch.__version__} (torch.onnx.export, dynamo=False)",
+                   **details}
+    (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    print(f"wrote {graph} ({graph.stat().st_size / 1e6:.1f} MB) and the {key} block of {folder / 'config.json'}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--folder", default=str(ROOT / "models" / "musicnn_msd"))
@@ -91,12 +102,7 @@ def main() -> int:
             return 1
         target = folder / ONNX_FILE
         target.write_bytes(exported.read_bytes())
-    config = json.loads((folder / "config.json").read_text())
-    config["onnx"] = {"file": ONNX_FILE, "sha256": sha256(target), "weights_sha256": sha256(folder / "weights.safetensors"),
-                      "opset": OPSET, "exported_with": f"torch {torch.__version__} (torch.onnx.export, dynamo=False)",
-                      "max_abs_difference_to_torch": diffs, "script": "scripts/export_musicnn_onnx.py"}
-    (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n")
-    print(f"wrote {target} ({target.stat().st_size / 1e6:.1f} MB) and the onnx block of {folder / 'config.json'}")
+    record_graph(folder, "onnx", target, max_abs_difference_to_torch=diffs, script="scripts/export_musicnn_onnx.py")
     return 0
 
 

@@ -18,12 +18,11 @@ stays the reference; scripts/check_served_tagger.py checks the answers on GTZAN.
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 from pathlib import Path
 
 import torch
-from export_musicnn_onnx import OPSET, ROOT, check_patches, export_onnx, graph_outputs, max_differences, sha256
+from export_musicnn_onnx import ROOT, check_patches, export_onnx, graph_outputs, max_differences, record_graph
 
 from genre_core.models.musicnn import ONNX_FILE, ONNX_TOLERANCE, load_tagger
 from genre_core.models.musicnn_net import MaxFirstMusiCNN
@@ -66,16 +65,9 @@ def main() -> int:
             return 1
         target = folder / SERVED_FILE
         target.write_bytes(exported.read_bytes())
-    config = json.loads((folder / "config.json").read_text())
-    config["onnx_served"] = {
-        "file": SERVED_FILE, "sha256": sha256(target), "weights_sha256": sha256(folder / "weights.safetensors"),
-        "opset": OPSET, "exported_with": f"torch {torch.__version__} (torch.onnx.export, dynamo=False)",
-        "rewrite": REWRITE, "reference": ONNX_FILE, "filters_run": _filters_run(tagger.network, served),
-        "max_abs_difference_to_torch": diffs, "max_abs_difference_to_reference_graph": to_reference,
-        "script": "scripts/optimize_musicnn_onnx.py",
-    }
-    (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n")
-    print(f"wrote {target} ({target.stat().st_size / 1e6:.1f} MB) and the onnx_served block of {folder / 'config.json'}")
+    record_graph(folder, "onnx_served", target, rewrite=REWRITE, reference=ONNX_FILE,
+                 filters_run=_filters_run(tagger.network, served), max_abs_difference_to_torch=diffs,
+                 max_abs_difference_to_reference_graph=to_reference, script="scripts/optimize_musicnn_onnx.py")
     return 0
 
 
