@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 ONNX_FILE = "musicnn.onnx"
 # Largest |ONNX Runtime - torch| allowed (export script and tests); both are float32 of the same weights.
 ONNX_TOLERANCE = {"tags": 1e-4, "penultimate": 1e-3}
-BACKEND_ENV = "GENRE_CORE_TAGGER_BACKEND"  # "torch" forces the PyTorch module; default: ONNX Runtime if usable
+BACKEND_ENV = "GENRE_CORE_TAGGER_BACKEND"  # "torch": the PyTorch module; "reference": the reference export only
 # config.json blocks of the ONNX graphs, in the order they are tried: the served graph, then the reference export
 GRAPH_BLOCKS = {"auto": ("onnx_served", "onnx"), "reference": ("onnx",), "torch": ()}
 
