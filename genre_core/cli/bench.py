@@ -373,7 +373,53 @@ def run_benchmarks(args: argparse.Namespace) -> int:
         bench_training(Path(args.models_dir))
     if "memory" in only:
         bench_memory(Path(args.models_dir), data_dir)
+    if "tagger" in only:
+        bench_tagger(zoo, data_dir, args.repeats)
     return 0
 
 
 __all__ = ["run_benchmarks", "reference_style"]
+
+
+def bench_tagger(zoo: ModelZoo, data_dir: Path | None, repeats: int) -> None:
+    """The tagger's reference float graph against the served one, interleaved in one run: the network on a
+    30 s clip's patches, then the answer alone (``zoo.classify(path, models=zoo.answer_models)``) with each."""
+    from genre_core.audio.decode import load_audio
+
+    tagger = zoo.tagger
+    if tagger is None or tagger.onnx is None:
+        print("\n## Tagger graphs: no ONNX graph serves the tagger here")
+        return
+    served = tagger.onnx
+    reference = load_tagger(tagger.folder, backend="reference").onnx
+    graphs = {f"reference {reference.path.name}": reference, f"served {served.path.name}": served}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = _song(data_dir, 30, Path(tmp))
+        patches = tagger.patches(load_audio(path, tagger.front_end.sample_rate).samples)
+        outputs = {}
+        try:
+            for label, network in graphs.items():  # one warm-up each, outside the timings
+                tagger.onnx = network
+                outputs[label] = (tagger.run(patches), zoo.classify(path, models=zoo.answer_models).final.vote_label)
+            times: dict[tuple[str, str], list[float]] = {}
+            for _ in range(repeats):
+                for label, network in graphs.items():
+                    tagger.onnx = network
+                    for step, fn in (("network", lambda: tagger.run(patches)),
+                                     ("answer", lambda: zoo.classify(path, models=zoo.answer_models))):
+                        start = time.perf_counter()
+                        fn()
+                        times.setdefault((step, label), []).append((time.perf_counter() - start) * 1000)
+        finally:
+            tagger.onnx = served
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"\n## Tagger graphs, interleaved (median of {repeats}; load average {load:.2f} at the end)")
+    (ref_label, ref_out), (new_label, new_out) = outputs.items()
+    for step, what in (("network", f"network on the 30 s clip's {len(patches)} patches"),
+                       ("answer", "the answer alone (headline + state)")):
+        ref_ms, new_ms = (statistics.median(times[(step, label)]) for label in (ref_label, new_label))
+        print(f"{what:>42}: {ref_label} {ref_ms:7.1f} ms, {new_label} {new_ms:7.1f} ms, "
+              f"served / reference = {new_ms / ref_ms:.3f}")
+    gaps = {k: float(np.abs(ref_out[0][k] - new_out[0][k]).max()) for k in ref_out[0]}
+    print(f"{'':>42}  max |served - reference|: " + ", ".join(f"{k} {v:.1e}" for k, v in gaps.items())
+          + f"; answer {ref_out[1]} / {new_out[1]}")

@@ -5,8 +5,10 @@ A port of ``MSD_musicnn`` from the ``musicnn`` 0.1.0 wheel (ISC licence): the sa
 layers (``musicnn_net.py``), so the converted weights (``scripts/convert_musicnn.py``) give musicnn's
 own taggram and penultimate features (``tests/test_musicnn_port.py`` checks against a stored
 TensorFlow run). It is the frozen embedding under the transfer models and the tagger shown on the
-classify page. The network runs under ONNX Runtime when its export matches the weights; the PyTorch
-module is built only when it is needed (no export, or ``GENRE_CORE_TAGGER_BACKEND=torch``).
+classify page. The network runs under ONNX Runtime when an export matches the weights: the served graph
+(``onnx_served`` in config.json, the same function rewritten to run faster), else the reference export
+(``onnx``); the PyTorch module is built only when it is needed (no export, or
+``GENRE_CORE_TAGGER_BACKEND=torch``).
 """
 from __future__ import annotations
 
@@ -30,7 +32,9 @@ if TYPE_CHECKING:
 ONNX_FILE = "musicnn.onnx"
 # Largest |ONNX Runtime - torch| allowed (export script and tests); both are float32 of the same weights.
 ONNX_TOLERANCE = {"tags": 1e-4, "penultimate": 1e-3}
-BACKEND_ENV = "GENRE_CORE_TAGGER_BACKEND"  # "torch" forces the PyTorch module; default: ONNX Runtime if usable
+BACKEND_ENV = "GENRE_CORE_TAGGER_BACKEND"  # "torch": the PyTorch module; "reference": the reference export only
+# config.json blocks of the ONNX graphs, in the order they are tried: the served graph, then the reference export
+GRAPH_BLOCKS = {"auto": ("onnx_served", "onnx"), "reference": ("onnx",), "torch": ()}
 
 
 @dataclass(frozen=True)
@@ -130,16 +134,18 @@ def spread_patches(n_patches: int, max_patches: int | None) -> np.ndarray:
 
 
 class OnnxNetwork:
-    """The tagger's network exported to ONNX (``scripts/export_musicnn_onnx.py``), run by ONNX Runtime.
-
-    Same weights and float32 arithmetic as :class:`MusiCNN`; on 2 CPU cores about 1.3x faster
-    (30 s clip: 290 ms against 390 ms). Thread-safe: sessions of the app share one instance.
+    """The tagger's network exported to ONNX, run by ONNX Runtime: the reference export
+    (``scripts/export_musicnn_onnx.py``, same layers as :class:`MusiCNN`, about 1.3x faster than torch on
+    2 cores) or the served rewrite of it (``scripts/optimize_musicnn_onnx.py``, the same outputs within
+    ``ONNX_TOLERANCE``, ~5x faster than the reference: ``genre-core bench --only tagger``).
+    Thread-safe: sessions of the app share one instance.
     """
 
     def __init__(self, path: Path, threads: int = 0) -> None:
         """``threads`` 0: ONNX Runtime's default, one per physical core (as torch's default)."""
         import onnxruntime as ort
 
+        self.path = Path(path)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
@@ -180,6 +186,11 @@ class Tagger:
         return "onnxruntime" if self.onnx is not None else "torch"
 
     @property
+    def graph(self) -> str | None:
+        """File name of the ONNX graph that runs the network (None under torch)."""
+        return self.onnx.path.name if self.onnx is not None else None
+
+    @property
     def name(self) -> str:
         return self.config.get("name", self.folder.name)
 
@@ -200,7 +211,8 @@ class Tagger:
 
         ``per_call`` patches go through the network at once: on 2 CPU cores two at a time was fastest
         under torch (30 s clip: 1 per call 426 ms, 2: 369 ms, 5: 565 ms, 10: 887 ms); ONNX Runtime
-        is flat (1: 279 ms, 2: 310 ms, 10: 322 ms) and keeps memory bounded the same way.
+        is flat (1: 279 ms, 2: 310 ms, 10: 322 ms), the served graph too (1, 2, 5 and 10 per call within
+        the noise of a shared machine), and keeps memory bounded the same way.
         """
         outs: dict[str, list[np.ndarray]] = {"tags": [], "penultimate": []}
         for start in range(0, len(patches), per_call):
@@ -211,21 +223,26 @@ class Tagger:
         return {k: np.concatenate(v) for k, v in outs.items()}
 
 
-def _onnx_network(folder: Path, config: dict) -> OnnxNetwork | None:
-    """The ONNX export of this folder's weights, if it is there, matches them, and onnxruntime imports."""
-    block = config.get("onnx")
-    if not block:
-        return None
-    path = folder / block.get("file", ONNX_FILE)
+def _onnx_network(folder: Path, config: dict, blocks: tuple[str, ...] = GRAPH_BLOCKS["auto"]) -> OnnxNetwork | None:
+    """The first ONNX graph of ``blocks`` (config.json keys) that is there, was made from this folder's
+    weights and loads in ONNX Runtime; None when none does (torch gives the same answer)."""
     try:
-        if hashlib.sha256((folder / "weights.safetensors").read_bytes()).hexdigest() != block.get("weights_sha256"):
-            return None  # exported from other weights: re-run scripts/export_musicnn_onnx.py
-        if hashlib.sha256(path.read_bytes()).hexdigest() != block.get("sha256"):
-            return None
-        # GENRE_CORE_THREADS: a worker that owns one core (library runs) says so; 0 is ONNX Runtime's default
-        return OnnxNetwork(path, int(os.environ.get("GENRE_CORE_THREADS", "0")))
-    except Exception:  # missing file, no onnxruntime, a graph it rejects: torch gives the same answer
+        weights = hashlib.sha256((folder / "weights.safetensors").read_bytes()).hexdigest()
+    except OSError:
         return None
+    for name in blocks:
+        block = config.get(name)
+        if not block or block.get("weights_sha256") != weights:
+            continue  # exported from other weights: re-run scripts/export_musicnn_onnx.py
+        path = folder / block.get("file", ONNX_FILE)
+        try:
+            if hashlib.sha256(path.read_bytes()).hexdigest() != block.get("sha256"):
+                continue
+            # GENRE_CORE_THREADS: a worker that owns one core (library runs) says so; 0 is ONNX Runtime's default
+            return OnnxNetwork(path, int(os.environ.get("GENRE_CORE_THREADS", "0")))
+        except Exception:  # missing file, no onnxruntime, a graph it rejects: try the next one
+            continue
+    return None
 
 
 def _torch_network(folder: Path, config: dict) -> MusiCNN:
@@ -255,8 +272,9 @@ def _run_torch(network: MusiCNN, chunk: np.ndarray) -> dict[str, np.ndarray]:
 def load_tagger(folder: str | Path, backend: str | None = None) -> Tagger:
     """Build the pretrained tagger from its model folder, or raise ModelLoadError naming the folder.
 
-    ``backend``: "torch" or "auto" (ONNX Runtime when the folder's export matches its weights);
-    default from the ``GENRE_CORE_TAGGER_BACKEND`` environment variable, else "auto".
+    ``backend``: "auto" (ONNX Runtime: the served graph, else the reference export, when it matches the
+    folder's weights), "reference" (the reference export only) or "torch"; default from the
+    ``GENRE_CORE_TAGGER_BACKEND`` environment variable, else "auto".
     """
     folder = Path(folder)
     backend = backend or os.environ.get(BACKEND_ENV, "auto")
@@ -276,7 +294,7 @@ def load_tagger(folder: str | Path, backend: str | None = None) -> Tagger:
                              f"({str(exc).splitlines()[0]}).") from exc
     if len(tags) != n_outputs:
         raise ModelLoadError(f"{folder}: {len(tags)} tag names for {n_outputs} outputs.")
-    onnx = _onnx_network(folder, config) if backend != "torch" else None
+    onnx = _onnx_network(folder, config, GRAPH_BLOCKS.get(backend, GRAPH_BLOCKS["auto"]))
     tagger = Tagger(front, tags, config, folder, onnx)
     if onnx is None:
         tagger.network  # noqa: B018 (build it now: a mismatch is reported at load, not at the first song)
