@@ -356,7 +356,7 @@ def bench_memory(zoo_dir: Path, data_dir: Path | None) -> None:
 
 def run_benchmarks(args: argparse.Namespace) -> int:
     data_dir = Path(args.data) if args.data else default_data_dir()
-    only = set(args.only or ["latency", "profile", "sampling", "features", "training", "memory"])
+    only = set(args.only or ["latency", "profile", "tagger", "sampling", "features", "training", "memory"])
     print(f"# genre_core benchmarks — {os.cpu_count()} CPU cores, torch {torch.__version__}, "
           f"{time.strftime('%Y-%m-%d %H:%M')}")
     zoo = ModelZoo.load(args.models_dir)

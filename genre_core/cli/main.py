@@ -454,7 +454,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data")
     p.add_argument("--models-dir", default=str(DEFAULT_MODELS_DIR))
     p.add_argument("--repeats", type=int, default=7)
-    p.add_argument("--only", nargs="*", help="subset: latency, profile, sampling, features, training, memory")
+    p.add_argument("--only", nargs="*", help="subset: latency, profile, tagger, sampling, features, training, memory")
     p.add_argument("--no-baseline", action="store_true", help="skip the write-ups' way (slow) in latency")
     p.set_defaults(func=cmd_bench)
     return parser
