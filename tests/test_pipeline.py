@@ -165,7 +165,9 @@ def test_cli_predict_json(trained, tiny_gtzan):
     assert answer["genre"] in GENRES and len(answer["top3"]) == 3 and answer["timeline"]
     assert answer["genre"] == max(answer["probabilities"], key=answer["probabilities"].get)  # one rule
     assert len(answer["tags"]) == 10 and all(0 <= p <= 1 for _, p in answer["tags"])
-    assert answer["model_versions"]["musicnn_msd"]["backend"] in ("onnxruntime", "torch")
+    tagger = answer["model_versions"]["musicnn_msd"]
+    assert tagger["backend"] in ("onnxruntime", "torch")
+    assert tagger["graph"] == ("musicnn_served.onnx" if tagger["backend"] == "onnxruntime" else None)  # which one served
 
 
 @pytest.mark.parametrize("name, expected", [

@@ -32,7 +32,7 @@ def model_versions(zoo: ModelZoo) -> dict[str, dict]:
         provenance = zoo.tagger.config.get("provenance", {})
         versions[zoo.tagger.name] = {"title": zoo.tagger.config.get("title"), "created": None,
                                      "weights_sha256": (provenance.get("weights_sha256") or "")[:12] or None,
-                                     "backend": zoo.tagger.backend}
+                                     "backend": zoo.tagger.backend, "graph": zoo.tagger.graph}
     if zoo.headline is not None:
         versions["headline"] = {"title": f"headline rule: {zoo.headline.rule} of {', '.join(zoo.headline.members)}"}
     return versions
