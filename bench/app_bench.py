@@ -96,21 +96,30 @@ class ServerTimes:
         self.log, self.seen = log, 0
 
     def new(self) -> dict[str, list[float]]:
-        """Seconds logged since the last call, by kind ('answer', 'page')."""
+        """Seconds logged since the last call, by kind ('answer', 'others', 'page') and, from the answer's
+        line, by step ('queued', 'decode', 'models': 'answer 0.612 s after … (queued 0.1 s, decode …)')."""
         lines = self.log.read_text().splitlines()
         fresh, self.seen = lines[self.seen:], len(lines)
-        out: dict[str, list[float]] = {"answer": [], "page": []}
+        out: dict[str, list[float]] = {k: [] for k in ("answer", "others", "page", "queued", "decode", "models")}
         for line in fresh:
             parts = line.split("genre_app.timing ")
-            if len(parts) == 2 and parts[1].split()[0] in out:  # 'answer 0.612 s after…', 'page 1.2 s after…'
+            if len(parts) == 2 and parts[1].split()[0] in ("answer", "others", "page"):  # 'page 1.2 s after…'
                 kind, seconds = parts[1].split()[:2]
                 out[kind].append(float(seconds))
+                steps = parts[1].partition("(")[2].rstrip(")")
+                for step in steps.split(", ") if kind == "answer" else []:
+                    name, _, value = step.rpartition(" ")[0].rpartition(" ")
+                    if name in out:
+                        out[name].append(float(value))
         return out
 
     def summary(self) -> str:
         t = self.new()
-        return (f"server side: answer p50 {median(t['answer']):.2f} s, p95 {p95(t['answer']):.2f} s; "
-                f"page done p50 {median(t['page']):.2f} s")
+        steps = ", ".join(f"{k} {median(t[k]):.2f}/{p95(t[k]):.2f}" for k in ("queued", "decode", "models") if t[k])
+        return (f"server side: answer p50 {median(t['answer']):.2f} s, p95 {p95(t['answer']):.2f} s"
+                + (f" (p50/p95 s: {steps})" if steps else "")
+                + (f"; every model p50 {median(t['others']):.2f} s" if t["others"] else "")
+                + f"; page done p50 {median(t['page']):.2f} s")
 
 
 def wait_healthy(url: str, timeout: float = 120) -> None:
@@ -237,6 +246,7 @@ async def main(args: argparse.Namespace) -> None:
     from playwright.async_api import async_playwright
 
     from genre_core.features.dataset import index_dataset
+    from genre_core.outputs.text import genre_name
     from genre_core.serving.zoo import ModelZoo
 
     only = set(args.only or ["cold", "pages", "upload", "sessions", "soak", "floor"])
@@ -250,8 +260,9 @@ async def main(args: argparse.Namespace) -> None:
     expected: dict[Path, str] = {}
 
     def cli_answer(path: Path) -> str:
+        """The CLI's genre for ``path``, spelled as the page shows it (lower case: 'hip-hop')."""
         if path not in expected:
-            expected[path] = zoo.classify(path).final.vote_label
+            expected[path] = genre_name(zoo.classify(path).final.vote_label).lower()
         return expected[path]
 
     tmp = Path(tempfile.mkdtemp())
@@ -332,7 +343,8 @@ async def main(args: argparse.Namespace) -> None:
                 print(f"floor: a new session shows a bare Streamlit page in "
                       f"{await bare_page_floor(browser, args.repeats, tmp):.2f} s (median of {args.repeats})")
             alive = server.poll() is None and urllib.request.urlopen(f"{url}/_stcore/health").read() == b"ok"
-            print(f"server still healthy: {alive}; peak server memory {rss_mb(server.pid, 'VmHWM:'):.0f} MB")
+            print(f"server still healthy: {alive}; peak server memory {rss_mb(server.pid, 'VmHWM:'):.0f} MB; "
+                  f"its log: {tmp / 'server.log'}")
         finally:
             server.terminate()
             server.wait(timeout=30)

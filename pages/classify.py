@@ -136,7 +136,8 @@ left.metric("Predicted genre", genre_name(genre).capitalize())
 mid.metric("Probability", f"{probability:.0%}")
 agreeing = right.empty()  # filled once every model has run (below)
 if arrived is not None:
-    timing.info("answer %.3f s after the upload reached the script", time.perf_counter() - arrived)
+    timing.info("answer %.3f s after the upload reached the script (%s)", time.perf_counter() - arrived,
+                ", ".join(f"{step} {seconds:.3f} s" for step, seconds in result.seconds.items()))
 st.caption(f"{result.clip.duration:.1f} s of audio (originally {result.clip.original_sample_rate} Hz, "
            f"{result.clip.original_channels} channel{'s' if result.clip.original_channels > 1 else ''}).")
 with st.expander("Where the answer comes from"):
@@ -200,6 +201,7 @@ st.subheader("How every model voted")
 # the table and covered the heading's end
 st.caption("Most accurate first: balanced accuracy on songs a model was not trained on.")
 if zoo.missing(result):
+    asked = time.perf_counter()
     with st.spinner("Asking the other models…"):
         try:
             zoo.complete(result)
@@ -207,6 +209,9 @@ if zoo.missing(result):
             log.exception("the comparison models failed")
             st.warning("The other models could not be run on this file; the answer above is unaffected.")
     result.analysis.release_intermediates()
+    if arrived is not None:
+        timing.info("others %.3f s after the upload reached the script (asked at %.3f s)",
+                    time.perf_counter() - arrived, asked - arrived)
 for name, error in result.failures.items():
     st.warning(f"Model {name} could not classify this clip: {error}")
 agreeing.metric("Models agreeing", f"{result.agreeing} of {len(result.predictions)}",

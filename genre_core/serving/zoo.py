@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -55,6 +56,8 @@ class Classification:
     failures: dict[str, str] = field(default_factory=dict)  # model -> error message
     headline: ModelPrediction | None = None
     verdict: Verdict | None = None  # confident / unsure / not music / mixed, when thresholds are stored
+    # where the time went, for the app's server log: 'queued' (waiting for the zoo), 'decode', 'models'
+    seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def warnings(self) -> tuple[str, ...]:
@@ -274,15 +277,21 @@ class ModelZoo:
     def classify(self, source: AudioSource, progress: Callable[[str], None] | None = None,
                  models: list[str] | None = None) -> Classification:
         """Decode ``source`` and classify it with ``models`` (default all); raises AudioError subclasses for bad input."""
+        started = time.perf_counter()
         if not self.lock.acquire(blocking=False):
             if progress:
                 progress("Another song is being analysed; yours is next…")
             self.lock.acquire()
         try:
+            queued = time.perf_counter()
             if progress:
                 progress("Decoding the audio…")
             clip = load_audio(source, target_sr=self.sample_rate, min_seconds=self.min_seconds)
-            return self.classify_clip(clip, progress, models)
+            decoded = time.perf_counter()
+            result = self.classify_clip(clip, progress, models)
+            result.seconds.update(queued=queued - started, decode=decoded - queued,
+                                  models=time.perf_counter() - decoded)
+            return result
         finally:
             self.lock.release()
 
