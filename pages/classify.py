@@ -28,7 +28,6 @@ from genre_core.outputs.catalog import metrics_table, out_of_fold_answer, traini
 from genre_core.outputs.plots import feature_heatmap, probability_bars, saliency_map, tag_bars, tag_timeline, timeline
 from genre_core.outputs.report import report_html, report_images, summarize
 from genre_core.outputs.text import answer_source, genre_name, markdown_name
-from genre_core.serving.explain import explain
 from genre_core.serving.states import describe_sections
 
 log = logging.getLogger(__name__)
@@ -182,10 +181,7 @@ if transfer is not None:
                                                   "time (a few seconds)."):
         with st.spinner("Tracing the answer back to the spectrogram…"):
             explained.clear()
-            with zoo.lock:
-                explained[digest] = explain(zoo.tagger, transfer.svm, result.analysis.samples(
-                    zoo.tagger.front_end.sample_rate), transfer.labels.index(genre), genre, zoo.max_patches,
-                    head_input=transfer.head_input)
+            explained[digest] = zoo.explain(result, transfer, genre)  # waiting answers go between its steps
         st.rerun()  # draw the page again without the button
     if digest in explained:
         saliency = explained[digest]
