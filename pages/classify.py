@@ -104,10 +104,7 @@ if digest not in cache:
     cache.clear()  # keep only the latest song per session
     cache[digest] = result
 result = cache[digest]
-start = clicked_time(st.session_state.get("timeline"))  # a click on the timeline plays the song from there
-st.audio(data, start_time=int(start or 0), autoplay=start is not None)
-if start is not None:
-    st.caption(f"Playing from {int(start) // 60}:{int(start) % 60:02d}, the moment clicked on the timeline.")
+player = st.container()  # filled once the answer is sent: the browser fetches and decodes the song for it
 
 for warning in result.warnings:
     st.warning(warning)
@@ -137,6 +134,11 @@ agreeing = right.empty()  # filled once every model has run (below)
 if arrived is not None:
     timing.info("answer %.3f s after the upload reached the script (%s)", time.perf_counter() - arrived,
                 ", ".join(f"{step} {seconds:.3f} s" for step, seconds in result.seconds.items()))
+with player:
+    start = clicked_time(st.session_state.get("timeline"))  # a click on the timeline plays the song from there
+    st.audio(data, start_time=int(start or 0), autoplay=start is not None)
+    if start is not None:
+        st.caption(f"Playing from {int(start) // 60}:{int(start) % 60:02d}, the moment clicked on the timeline.")
 st.caption(f"{result.clip.duration:.1f} s of audio (originally {result.clip.original_sample_rate} Hz, "
            f"{result.clip.original_channels} channel{'s' if result.clip.original_channels > 1 else ''}).")
 with st.expander("Where the answer comes from"):
@@ -150,6 +152,11 @@ col_probs, col_tags = st.columns(2)
 with col_probs:
     show_chart(probability_bars(final.labels, final.probabilities, "Genre probabilities"), "probs",
                alt=describe_probabilities(final.labels, final.probabilities))
+# The rest of the page waits while other listeners' answers are due: building and drawing its charts (here and
+# in the browsers, on the same cores) slowed every answer queued behind this one (bench/app_bench.py --only sessions).
+waited = time.perf_counter()
+zoo.lock.wait_for_answers()
+waited = time.perf_counter() - waited
 with col_tags:
     if tagged is not None:
         show_chart(tag_bars(zoo.tagger.tags, tagged.mean_tags()), "tags",
@@ -206,8 +213,8 @@ if zoo.missing(result):
             st.warning("The other models could not be run on this file; the answer above is unaffected.")
     result.analysis.release_intermediates()
     if arrived is not None:
-        timing.info("others %.3f s after the upload reached the script (asked at %.3f s)",
-                    time.perf_counter() - arrived, asked - arrived)
+        timing.info("others %.3f s after the upload reached the script (asked at %.3f s; charts waited %.3f s "
+                    "for other songs' answers)", time.perf_counter() - arrived, asked - arrived, waited)
 for name, error in result.failures.items():
     st.warning(f"Model {name} could not classify this clip: {error}")
 agreeing.metric("Models agreeing", f"{result.agreeing} of {len(result.predictions)}",

@@ -135,6 +135,44 @@ def test_a_turn_is_reentrant_and_a_stopped_waiter_gives_up_its_place():
         turns.release()  # nobody holds it now
 
 
+def test_the_rest_of_a_page_waits_while_an_answer_is_due_but_not_for_background_work():
+    """After its answer a page draws its charts only once no answer waits or runs; other songs' comparison
+    models do not hold it up. (The 0.5 s waits only check that nothing happens: they can never fail a
+    correct Turns, only a broken one.)"""
+    turns = Turns()
+    holding, go, answer_waits, answer_runs, answer_done, returned = (threading.Event() for _ in range(6))
+
+    def background():
+        with turns.hold(BACKGROUND):
+            holding.set()
+            assert go.wait(STEP)
+
+    def answer():
+        with turns.hold(ANSWER, lambda ahead: answer_waits.set()):
+            answer_runs.set()
+            assert answer_done.wait(STEP)
+
+    def page():
+        turns.wait_for_answers()
+        returned.set()
+
+    threads = [started(background)]
+    assert holding.wait(STEP)
+    turns.wait_for_answers()  # background work alone: no wait
+    threads.append(started(answer))
+    assert answer_waits.wait(STEP)
+    threads.append(started(page))
+    assert not returned.wait(0.5)  # an answer is waiting
+    go.set()
+    assert answer_runs.wait(STEP)
+    assert not returned.wait(0.5)  # an answer is running
+    answer_done.set()
+    assert returned.wait(STEP)
+    finished(*threads)
+    with turns.hold(ANSWER), pytest.raises(RuntimeError):
+        turns.wait_for_answers()  # by the answer's own thread: would never return
+
+
 @pytest.fixture(scope="module")
 def zoo() -> ModelZoo:
     return ModelZoo.load(MODELS)

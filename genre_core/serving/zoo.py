@@ -53,6 +53,7 @@ class Turns:
     def __init__(self) -> None:
         self._state = threading.Condition()
         self._holder: int | None = None  # thread id
+        self._holder_priority: int | None = None
         self._depth = 0
         self._waiting: list[tuple[int, int]] = []  # (priority, arrival number) of each waiting request
         self._arrivals = itertools.count()
@@ -76,7 +77,7 @@ class Turns:
                     ahead = self._ahead(request)
                     if ahead == 0:
                         self._waiting.remove(request)
-                        self._holder, self._depth = me, 1
+                        self._holder, self._holder_priority, self._depth = me, priority, 1
                         return
                     if ahead == told or waiting is None:
                         self._state.wait()
@@ -96,8 +97,17 @@ class Turns:
                 raise RuntimeError("released a turn this thread does not hold")
             self._depth -= 1
             if self._depth == 0:
-                self._holder = None
+                self._holder = self._holder_priority = None
                 self._state.notify_all()
+
+    def wait_for_answers(self) -> None:
+        """Return once no answer holds or waits for a turn. What a page draws after its answer waits for this:
+        the browsers drawing it, and the server building it, share the cores with the answers still to come."""
+        with self._state:
+            if self._holder == threading.get_ident():
+                raise RuntimeError("waiting for answers while holding a turn would wait for ever")
+            self._state.wait_for(lambda: self._holder_priority != ANSWER
+                                 and all(priority != ANSWER for priority, _ in self._waiting))
 
     @contextmanager
     def hold(self, priority: int = BACKGROUND, waiting: Callable[[int], None] | None = None) -> Iterator[None]:
