@@ -148,6 +148,13 @@ def session_ttl() -> float:
     return float(config.get("server", {}).get("disconnectedSessionTTL", 120))
 
 
+def timed(work) -> float:
+    """Seconds ``work()`` takes."""
+    start = time.perf_counter()
+    work()
+    return time.perf_counter() - start
+
+
 def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
@@ -298,6 +305,10 @@ async def main(args: argparse.Namespace) -> None:
                           + times.summary())
             if "sessions" in only:
                 batch = order[: args.sessions]
+                # the floor at this moment's load: one answer alone (decode + the answer's models), in this process
+                alone = median([timed(lambda c=c: zoo.classify(c, models=zoo.answer_models)) for c in batch[:3]])
+                print(f"one answer alone just before (decode + the answer's models, median of 3): {alone:.2f} s, "
+                      f"so {len(batch)} one after another take {len(batch) * alone:.1f} s")
                 times.new()
                 start = time.perf_counter()
                 results = await asyncio.gather(*(upload(browser, url, c) for c in batch))
