@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import socket
 import statistics
 import subprocess
@@ -148,6 +149,41 @@ def session_ttl() -> float:
     return float(config.get("server", {}).get("disconnectedSessionTTL", 120))
 
 
+def cpu_seconds(pids) -> float:
+    """CPU seconds (user + system) the processes ``pids`` have used so far (those still running)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:  # it has exited
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process started, directly or not, by ``pid``."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def cpu_by_side(server_pid: int) -> dict[str, float]:
+    """CPU seconds so far of the app server and of the browser (every other process this bench started)."""
+    server = {server_pid, *descendants(server_pid)}
+    return {"server": cpu_seconds(server), "browser": cpu_seconds(descendants(os.getpid()) - server)}
+
+
 def timed(work) -> float:
     """Seconds ``work()`` takes."""
     start = time.perf_counter()
@@ -213,14 +249,18 @@ async def bare_page_floor(browser, repeats: int, folder: Path) -> float:
         server.wait(timeout=30)
 
 
-async def upload(browser, url: str, clip: Path, answered_at: list | None = None) -> tuple[str, float, float]:
+async def upload(browser, url: str, clip: Path, answered_at: list | None = None,
+                 together: asyncio.Barrier | None = None) -> tuple[str, float, float]:
     """A new session uploads ``clip``: (genre shown, seconds to the answer, seconds to every chart drawn).
-    The clock reading when the answer showed is appended to ``answered_at`` if given."""
+    The clock reading when the answer showed is appended to ``answered_at`` if given; with ``together``, the
+    upload starts once every session of the barrier has its page ready."""
     context = await browser.new_context(viewport={"width": 1400, "height": 900})
     page = await context.new_page()
     await page.goto(url)
     await page.get_by_text("Upload or record a song").wait_for(timeout=180_000)
     await page.locator(IDLE).wait_for(state="attached", timeout=180_000)
+    if together is not None:
+        await together.wait()
     start = time.perf_counter()
     await page.locator('input[type="file"]').first.set_input_files(str(clip))
     metric = page.locator('[data-testid="stMetric"]').filter(has_text="Predicted genre")
@@ -310,14 +350,34 @@ async def main(args: argparse.Namespace) -> None:
                 print(f"one answer alone just before (decode + the answer's models, median of 3): {alone:.2f} s, "
                       f"so {len(batch)} one after another take {len(batch) * alone:.1f} s")
                 times.new()
+                answered: list[float] = []
+                cpu: list[dict[str, float]] = []
+                together = asyncio.Barrier(len(batch) + 1)  # every page ready, then all upload at once
+
+                async def cpu_until_the_last_answer() -> float:
+                    await together.wait()
+                    cpu.append(cpu_by_side(server.pid))
+                    uploaded = time.perf_counter()
+                    while len(answered) < len(batch):
+                        await asyncio.sleep(0.05)
+                    cpu.append(cpu_by_side(server.pid))
+                    return max(answered) - uploaded
+
                 start = time.perf_counter()
-                results = await asyncio.gather(*(upload(browser, url, c) for c in batch))
+                *results, until = await asyncio.gather(*(upload(browser, url, c, answered, together) for c in batch),
+                                                       cpu_until_the_last_answer())
                 wall = time.perf_counter() - start
                 correct = sum(r[0] == cli_answer(c) for r, c in zip(results, batch))
                 answers = [r[1] for r in results]
                 print(f"{len(batch)} concurrent sessions, different clips: {correct}/{len(batch)} answers equal the CLI's; "
                       f"upload -> answer p50 {median(answers):.1f} s, p95 {p95(answers):.1f} s; wall {wall:.1f} s; "
                       + times.summary())
+                used = {side: cpu[1][side] - cpu[0][side] for side in cpu[0]}
+                cores = os.cpu_count()
+                print(f"CPU from the uploads to the last answer ({until:.1f} s, {cores * until:.1f} core-s on {cores} "
+                      f"cores): app server {used['server']:.1f} core-s, browser (Chromium, Playwright) "
+                      f"{used['browser']:.1f} core-s, the rest other processes or idle; load average then "
+                      f"{os.getloadavg()[0]:.1f}")
             if "soak" in only:
                 times.new()
                 samples, correct, answer_times, finished = [], 0, [], []
