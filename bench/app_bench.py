@@ -36,6 +36,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from datetime import datetime
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -101,12 +102,16 @@ class ServerTimes:
         line, by step ('queued', 'decode', 'models': 'answer 0.612 s after … (queued 0.1 s, decode …)')."""
         lines = self.log.read_text().splitlines()
         fresh, self.seen = lines[self.seen:], len(lines)
-        out: dict[str, list[float]] = {k: [] for k in ("answer", "others", "page", "queued", "decode", "models")}
+        out: dict[str, list[float]] = {k: [] for k in ("answer", "others", "page", "queued", "decode", "models",
+                                                         "arrived")}
         for line in fresh:
             parts = line.split("genre_app.timing ")
             if len(parts) == 2 and parts[1].split()[0] in ("answer", "others", "page"):  # 'page 1.2 s after…'
                 kind, seconds = parts[1].split()[:2]
                 out[kind].append(float(seconds))
+                if kind == "answer":  # the clock time the upload reached the script
+                    logged = datetime.strptime(parts[0].strip(), "%Y-%m-%d %H:%M:%S,%f").timestamp()
+                    out["arrived"].append(logged - float(seconds))
                 steps = parts[1].partition("(")[2].rstrip(")")
                 for step in steps.split(", ") if kind == "answer" else []:
                     name, _, value = step.rpartition(" ")[0].rpartition(" ")
@@ -114,8 +119,8 @@ class ServerTimes:
                         out[name].append(float(value))
         return out
 
-    def summary(self) -> str:
-        t = self.new()
+    def summary(self, t: dict[str, list[float]] | None = None) -> str:
+        t = t or self.new()
         steps = ", ".join(f"{k} {median(t[k]):.2f}/{p95(t[k]):.2f}" for k in ("queued", "decode", "models") if t[k])
         return (f"server side: answer p50 {median(t['answer']):.2f} s, p95 {p95(t['answer']):.2f} s"
                 + (f" (p50/p95 s: {steps})" if steps else "")
@@ -351,6 +356,7 @@ async def main(args: argparse.Namespace) -> None:
                       f"so {len(batch)} one after another take {len(batch) * alone:.1f} s")
                 times.new()
                 answered: list[float] = []
+                upload_clock: list[float] = []
                 cpu: list[dict[str, float]] = []
                 together = asyncio.Barrier(len(batch) + 1)  # every page ready, then all upload at once
 
@@ -358,6 +364,7 @@ async def main(args: argparse.Namespace) -> None:
                     await together.wait()
                     cpu.append(cpu_by_side(server.pid))
                     uploaded = time.perf_counter()
+                    upload_clock.append(time.time())
                     while len(answered) < len(batch):
                         await asyncio.sleep(0.05)
                     cpu.append(cpu_by_side(server.pid))
@@ -369,9 +376,14 @@ async def main(args: argparse.Namespace) -> None:
                 wall = time.perf_counter() - start
                 correct = sum(r[0] == cli_answer(c) for r, c in zip(results, batch))
                 answers = [r[1] for r in results]
+                logged = times.new()
                 print(f"{len(batch)} concurrent sessions, different clips: {correct}/{len(batch)} answers equal the CLI's; "
                       f"upload -> answer p50 {median(answers):.1f} s, p95 {p95(answers):.1f} s; wall {wall:.1f} s; "
-                      + times.summary())
+                      + times.summary(logged))
+                reached = sorted(a - upload_clock[0] for a in logged["arrived"])
+                if reached:
+                    print(f"the uploads reached the page's script {reached[0]:.1f}–{reached[-1]:.1f} s after they began "
+                          f"(browser upload, websocket, the script's first lines)")
                 used = {side: cpu[1][side] - cpu[0][side] for side in cpu[0]}
                 cores = os.cpu_count()
                 print(f"CPU from the uploads to the last answer ({until:.1f} s, {cores * until:.1f} core-s on {cores} "

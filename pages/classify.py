@@ -149,14 +149,16 @@ if tagged is not None and tagged.sampled:
     st.caption(f"This song is long: the pretrained network heard {len(tagged.tags)} moments of 3 s spread evenly over "
                f"it (of {tagged.total_patches}), which changes the answer little and keeps it quick.")
 col_probs, col_tags = st.columns(2)
-with col_probs:
-    show_chart(probability_bars(final.labels, final.probabilities, "Genre probabilities"), "probs",
-               alt=describe_probabilities(final.labels, final.probabilities))
-# The rest of the page waits while other listeners' answers are due: building and drawing its charts (here and
-# in the browsers, on the same cores) slowed every answer queued behind this one (bench/app_bench.py --only sessions).
+# The rest of the page, charts included, waits while other listeners' answers are due: building and drawing
+# charts (here and in the browsers, on the same cores) slowed every answer queued behind this one. With 8 sessions
+# at once, drawing the probability chart alone (each tab loads plotly for it) doubled the browsers' CPU until the
+# last answer (bench/app_bench.py --only sessions). With no other listener it is drawn at once.
 waited = time.perf_counter()
 zoo.lock.wait_for_answers()
 waited = time.perf_counter() - waited
+with col_probs:
+    show_chart(probability_bars(final.labels, final.probabilities, "Genre probabilities"), "probs",
+               alt=describe_probabilities(final.labels, final.probabilities))
 with col_tags:
     if tagged is not None:
         show_chart(tag_bars(zoo.tagger.tags, tagged.mean_tags()), "tags",
