@@ -378,8 +378,8 @@ async def main(args: argparse.Namespace) -> None:
                 answers = [r[1] for r in results]
                 logged = times.new()
                 print(f"{len(batch)} concurrent sessions, different clips: {correct}/{len(batch)} answers equal the CLI's; "
-                      f"upload -> answer p50 {median(answers):.1f} s, p95 {p95(answers):.1f} s; wall {wall:.1f} s; "
-                      + times.summary(logged))
+                      f"upload -> answer p50 {median(answers):.1f} s, p95 {p95(answers):.1f} s (each: "
+                      f"{', '.join(f'{a:.1f}' for a in sorted(answers))}); wall {wall:.1f} s; " + times.summary(logged))
                 reached = sorted(a - upload_clock[0] for a in logged["arrived"])
                 if reached:
                     print(f"the uploads reached the page's script {reached[0]:.1f}–{reached[-1]:.1f} s after they began "

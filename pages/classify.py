@@ -91,49 +91,51 @@ if len(data) > limit_mb * 1024 * 1024:  # Streamlit enforces this too; this says
 # One classification per distinct input in this session; reruns (widget changes) reuse it.
 cache = st.session_state.setdefault("classifications", {})
 arrived = time.perf_counter() if digest not in cache else None  # a new input: log how long it takes
-if digest not in cache:
-    progress_box = st.empty()
-    with progress_box.status("Analysing the song…", expanded=False) as status:
-        # the models behind the answer first; the others run below, once the answer is on screen
-        result, problem = classify_upload(zoo, data, zoo.answer_models, lambda step: status.update(label=step))
-        status.update(label="Analysed.", state="complete")
-    if problem:  # one message, no player for a file that cannot be played
-        progress_box.empty()
-        st.error(problem)
-        st.stop()
-    cache.clear()  # keep only the latest song per session
-    cache[digest] = result
-result = cache[digest]
-player = st.container()  # filled once the answer is sent: the browser fetches and decodes the song for it
+# until the answer is drawn, other pages hold back their charts (they slowed it: see wait_for_answers below)
+with zoo.lock.answer_due():
+    if digest not in cache:
+        progress_box = st.empty()
+        with progress_box.status("Analysing the song…", expanded=False) as status:
+            # the models behind the answer first; the others run below, once the answer is on screen
+            result, problem = classify_upload(zoo, data, zoo.answer_models, lambda step: status.update(label=step))
+            status.update(label="Analysed.", state="complete")
+        if problem:  # one message, no player for a file that cannot be played
+            progress_box.empty()
+            st.error(problem)
+            st.stop()
+        cache.clear()  # keep only the latest song per session
+        cache[digest] = result
+    result = cache[digest]
+    player = st.container()  # filled once the answer is sent: the browser fetches and decodes the song for it
 
-for warning in result.warnings:
-    st.warning(warning)
+    for warning in result.warnings:
+        st.warning(warning)
 
-training_clip = training_clip_of(MODELS_DIR, data, digest)
-if training_clip:
-    oof = out_of_fold_answer(MODELS_DIR, training_clip)
-    held_out = (f" When it was held out (out-of-fold), the answer was **{genre_name(oof['vote'])}** for a "
-                f"**{genre_name(oof['true'])}** clip." if oof else "")
-    st.info(f"This is GTZAN clip **{training_clip}**, one the models were trained on, so their answer below says "
-            f"little about how they do on new music.{held_out}")
+    training_clip = training_clip_of(MODELS_DIR, data, digest)
+    if training_clip:
+        oof = out_of_fold_answer(MODELS_DIR, training_clip)
+        held_out = (f" When it was held out (out-of-fold), the answer was **{genre_name(oof['vote'])}** for a "
+                    f"**{genre_name(oof['true'])}** clip." if oof else "")
+        st.info(f"This is GTZAN clip **{training_clip}**, one the models were trained on, so their answer below says "
+                f"little about how they do on new music.{held_out}")
 
-final = result.final  # one rule: the genre is the top of these probabilities, and so is the chart's top bar
-verdict = result.verdict
-if verdict is not None and verdict.state == "not_music":
-    st.warning(f"**Not music?** {verdict.headline}")
-elif verdict is not None and verdict.state == "unsure":
-    st.warning(f"**{verdict.headline}**")
-elif verdict is not None and verdict.state == "mixed":
-    st.info(f"**{verdict.headline}** Sections: {describe_sections(verdict.sections)}.")
-genre = final.vote_label
-probability = float(final.probabilities[final.labels.index(genre)])
-left, mid, right = st.columns(3)
-left.metric("Predicted genre", genre_name(genre).capitalize())
-mid.metric("Probability", f"{probability:.0%}")
-agreeing = right.empty()  # filled once every model has run (below)
-if arrived is not None:
-    timing.info("answer %.3f s after the upload reached the script (%s)", time.perf_counter() - arrived,
-                ", ".join(f"{step} {seconds:.3f} s" for step, seconds in result.seconds.items()))
+    final = result.final  # one rule: the genre is the top of these probabilities, and so is the chart's top bar
+    verdict = result.verdict
+    if verdict is not None and verdict.state == "not_music":
+        st.warning(f"**Not music?** {verdict.headline}")
+    elif verdict is not None and verdict.state == "unsure":
+        st.warning(f"**{verdict.headline}**")
+    elif verdict is not None and verdict.state == "mixed":
+        st.info(f"**{verdict.headline}** Sections: {describe_sections(verdict.sections)}.")
+    genre = final.vote_label
+    probability = float(final.probabilities[final.labels.index(genre)])
+    left, mid, right = st.columns(3)
+    left.metric("Predicted genre", genre_name(genre).capitalize())
+    mid.metric("Probability", f"{probability:.0%}")
+    agreeing = right.empty()  # filled once every model has run (below)
+    if arrived is not None:
+        timing.info("answer %.3f s after the upload reached the script (%s)", time.perf_counter() - arrived,
+                    ", ".join(f"{step} {seconds:.3f} s" for step, seconds in result.seconds.items()))
 with player:
     start = clicked_time(st.session_state.get("timeline"))  # a click on the timeline plays the song from there
     st.audio(data, start_time=int(start or 0), autoplay=start is not None)

@@ -173,6 +173,21 @@ def test_the_rest_of_a_page_waits_while_an_answer_is_due_but_not_for_background_
         turns.wait_for_answers()  # by the answer's own thread: would never return
 
 
+def test_the_rest_of_a_page_waits_until_another_pages_answer_is_drawn():
+    """Between its turn and its metric on screen a page's answer is still due: other pages' charts wait."""
+    turns, returned = Turns(), threading.Event()
+
+    def page():
+        turns.wait_for_answers()
+        returned.set()
+
+    with turns.answer_due():
+        waiter = started(page)
+        assert not returned.wait(0.5)  # no turn is held or waited for, but an answer is on its way
+    assert returned.wait(STEP)
+    finished(waiter)
+
+
 @pytest.fixture(scope="module")
 def zoo() -> ModelZoo:
     return ModelZoo.load(MODELS)

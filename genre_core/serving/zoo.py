@@ -55,6 +55,7 @@ class Turns:
         self._holder: int | None = None  # thread id
         self._holder_priority: int | None = None
         self._depth = 0
+        self._due = 0  # answers on their way to a page (see answer_due)
         self._waiting: list[tuple[int, int]] = []  # (priority, arrival number) of each waiting request
         self._arrivals = itertools.count()
 
@@ -101,13 +102,27 @@ class Turns:
                 self._state.notify_all()
 
     def wait_for_answers(self) -> None:
-        """Return once no answer holds or waits for a turn. What a page draws after its answer waits for this:
-        the browsers drawing it, and the server building it, share the cores with the answers still to come."""
+        """Return once no answer holds or waits for a turn, and none is on its way to a page (:meth:`answer_due`).
+        What a page draws after its answer waits for this: the browsers drawing it, and the server building it,
+        share the cores with the answers still to come."""
         with self._state:
             if self._holder == threading.get_ident():
                 raise RuntimeError("waiting for answers while holding a turn would wait for ever")
-            self._state.wait_for(lambda: self._holder_priority != ANSWER
+            self._state.wait_for(lambda: self._holder_priority != ANSWER and not self._due
                                  and all(priority != ANSWER for priority, _ in self._waiting))
+
+    @contextmanager
+    def answer_due(self) -> Iterator[None]:
+        """A page's answer is on its way (its turn awaited, computed, drawn) while this block runs: other pages'
+        :meth:`wait_for_answers` waits for it too. Never wait for answers inside it."""
+        with self._state:
+            self._due += 1
+        try:
+            yield
+        finally:
+            with self._state:
+                self._due -= 1
+                self._state.notify_all()
 
     @contextmanager
     def hold(self, priority: int = BACKGROUND, waiting: Callable[[int], None] | None = None) -> Iterator[None]:
