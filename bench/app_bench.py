@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import socket
 import statistics
 import subprocess
@@ -35,6 +36,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from datetime import datetime
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -96,21 +98,34 @@ class ServerTimes:
         self.log, self.seen = log, 0
 
     def new(self) -> dict[str, list[float]]:
-        """Seconds logged since the last call, by kind ('answer', 'page')."""
+        """Seconds logged since the last call, by kind ('answer', 'others', 'page') and, from the answer's
+        line, by step ('queued', 'decode', 'models': 'answer 0.612 s after … (queued 0.1 s, decode …)')."""
         lines = self.log.read_text().splitlines()
         fresh, self.seen = lines[self.seen:], len(lines)
-        out: dict[str, list[float]] = {"answer": [], "page": []}
+        out: dict[str, list[float]] = {k: [] for k in ("answer", "others", "page", "queued", "decode", "models",
+                                                         "arrived")}
         for line in fresh:
             parts = line.split("genre_app.timing ")
-            if len(parts) == 2 and parts[1].split()[0] in out:  # 'answer 0.612 s after…', 'page 1.2 s after…'
+            if len(parts) == 2 and parts[1].split()[0] in ("answer", "others", "page"):  # 'page 1.2 s after…'
                 kind, seconds = parts[1].split()[:2]
                 out[kind].append(float(seconds))
+                if kind == "answer":  # the clock time the upload reached the script
+                    logged = datetime.strptime(parts[0].strip(), "%Y-%m-%d %H:%M:%S,%f").timestamp()
+                    out["arrived"].append(logged - float(seconds))
+                steps = parts[1].partition("(")[2].rstrip(")")
+                for step in steps.split(", ") if kind == "answer" else []:
+                    name, _, value = step.rpartition(" ")[0].rpartition(" ")
+                    if name in out:
+                        out[name].append(float(value))
         return out
 
-    def summary(self) -> str:
-        t = self.new()
-        return (f"server side: answer p50 {median(t['answer']):.2f} s, p95 {p95(t['answer']):.2f} s; "
-                f"page done p50 {median(t['page']):.2f} s")
+    def summary(self, t: dict[str, list[float]] | None = None) -> str:
+        t = t or self.new()
+        steps = ", ".join(f"{k} {median(t[k]):.2f}/{p95(t[k]):.2f}" for k in ("queued", "decode", "models") if t[k])
+        return (f"server side: answer p50 {median(t['answer']):.2f} s, p95 {p95(t['answer']):.2f} s"
+                + (f" (p50/p95 s: {steps})" if steps else "")
+                + (f"; every model p50 {median(t['others']):.2f} s" if t["others"] else "")
+                + f"; page done p50 {median(t['page']):.2f} s")
 
 
 def wait_healthy(url: str, timeout: float = 120) -> None:
@@ -137,6 +152,48 @@ def session_ttl() -> float:
 
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     return float(config.get("server", {}).get("disconnectedSessionTTL", 120))
+
+
+def cpu_seconds(pids) -> float:
+    """CPU seconds (user + system) the processes ``pids`` have used so far (those still running)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:  # it has exited
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process started, directly or not, by ``pid``."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def cpu_by_side(server_pid: int) -> dict[str, float]:
+    """CPU seconds so far of the app server and of the browser (every other process this bench started)."""
+    server = {server_pid, *descendants(server_pid)}
+    return {"server": cpu_seconds(server), "browser": cpu_seconds(descendants(os.getpid()) - server)}
+
+
+def timed(work) -> float:
+    """Seconds ``work()`` takes."""
+    start = time.perf_counter()
+    work()
+    return time.perf_counter() - start
 
 
 def median(values: list[float]) -> float:
@@ -197,14 +254,18 @@ async def bare_page_floor(browser, repeats: int, folder: Path) -> float:
         server.wait(timeout=30)
 
 
-async def upload(browser, url: str, clip: Path, answered_at: list | None = None) -> tuple[str, float, float]:
+async def upload(browser, url: str, clip: Path, answered_at: list | None = None,
+                 together: asyncio.Barrier | None = None) -> tuple[str, float, float]:
     """A new session uploads ``clip``: (genre shown, seconds to the answer, seconds to every chart drawn).
-    The clock reading when the answer showed is appended to ``answered_at`` if given."""
+    The clock reading when the answer showed is appended to ``answered_at`` if given; with ``together``, the
+    upload starts once every session of the barrier has its page ready."""
     context = await browser.new_context(viewport={"width": 1400, "height": 900})
     page = await context.new_page()
     await page.goto(url)
     await page.get_by_text("Upload or record a song").wait_for(timeout=180_000)
     await page.locator(IDLE).wait_for(state="attached", timeout=180_000)
+    if together is not None:
+        await together.wait()
     start = time.perf_counter()
     await page.locator('input[type="file"]').first.set_input_files(str(clip))
     metric = page.locator('[data-testid="stMetric"]').filter(has_text="Predicted genre")
@@ -237,6 +298,7 @@ async def main(args: argparse.Namespace) -> None:
     from playwright.async_api import async_playwright
 
     from genre_core.features.dataset import index_dataset
+    from genre_core.outputs.text import genre_name
     from genre_core.serving.zoo import ModelZoo
 
     only = set(args.only or ["cold", "pages", "upload", "sessions", "soak", "floor"])
@@ -250,8 +312,9 @@ async def main(args: argparse.Namespace) -> None:
     expected: dict[Path, str] = {}
 
     def cli_answer(path: Path) -> str:
+        """The CLI's genre for ``path``, spelled as the page shows it (lower case: 'hip-hop')."""
         if path not in expected:
-            expected[path] = zoo.classify(path).final.vote_label
+            expected[path] = genre_name(zoo.classify(path).final.vote_label).lower()
         return expected[path]
 
     tmp = Path(tempfile.mkdtemp())
@@ -287,15 +350,46 @@ async def main(args: argparse.Namespace) -> None:
                           + times.summary())
             if "sessions" in only:
                 batch = order[: args.sessions]
+                # the floor at this moment's load: one answer alone (decode + the answer's models), in this process
+                alone = median([timed(lambda c=c: zoo.classify(c, models=zoo.answer_models)) for c in batch[:3]])
+                print(f"one answer alone just before (decode + the answer's models, median of 3): {alone:.2f} s, "
+                      f"so {len(batch)} one after another take {len(batch) * alone:.1f} s")
                 times.new()
+                answered: list[float] = []
+                upload_clock: list[float] = []
+                cpu: list[dict[str, float]] = []
+                together = asyncio.Barrier(len(batch) + 1)  # every page ready, then all upload at once
+
+                async def cpu_until_the_last_answer() -> float:
+                    await together.wait()
+                    cpu.append(cpu_by_side(server.pid))
+                    uploaded = time.perf_counter()
+                    upload_clock.append(time.time())
+                    while len(answered) < len(batch):
+                        await asyncio.sleep(0.05)
+                    cpu.append(cpu_by_side(server.pid))
+                    return max(answered) - uploaded
+
                 start = time.perf_counter()
-                results = await asyncio.gather(*(upload(browser, url, c) for c in batch))
+                *results, until = await asyncio.gather(*(upload(browser, url, c, answered, together) for c in batch),
+                                                       cpu_until_the_last_answer())
                 wall = time.perf_counter() - start
                 correct = sum(r[0] == cli_answer(c) for r, c in zip(results, batch))
                 answers = [r[1] for r in results]
+                logged = times.new()
                 print(f"{len(batch)} concurrent sessions, different clips: {correct}/{len(batch)} answers equal the CLI's; "
-                      f"upload -> answer p50 {median(answers):.1f} s, p95 {p95(answers):.1f} s; wall {wall:.1f} s; "
-                      + times.summary())
+                      f"upload -> answer p50 {median(answers):.1f} s, p95 {p95(answers):.1f} s (each: "
+                      f"{', '.join(f'{a:.1f}' for a in sorted(answers))}); wall {wall:.1f} s; " + times.summary(logged))
+                reached = sorted(a - upload_clock[0] for a in logged["arrived"])
+                if reached:
+                    print(f"the uploads reached the page's script {reached[0]:.1f}–{reached[-1]:.1f} s after they began "
+                          f"(browser upload, websocket, the script's first lines)")
+                used = {side: cpu[1][side] - cpu[0][side] for side in cpu[0]}
+                cores = os.cpu_count()
+                print(f"CPU from the uploads to the last answer ({until:.1f} s, {cores * until:.1f} core-s on {cores} "
+                      f"cores): app server {used['server']:.1f} core-s, browser (Chromium, Playwright) "
+                      f"{used['browser']:.1f} core-s, the rest other processes or idle; load average then "
+                      f"{os.getloadavg()[0]:.1f}")
             if "soak" in only:
                 times.new()
                 samples, correct, answer_times, finished = [], 0, [], []
@@ -332,7 +426,8 @@ async def main(args: argparse.Namespace) -> None:
                 print(f"floor: a new session shows a bare Streamlit page in "
                       f"{await bare_page_floor(browser, args.repeats, tmp):.2f} s (median of {args.repeats})")
             alive = server.poll() is None and urllib.request.urlopen(f"{url}/_stcore/health").read() == b"ok"
-            print(f"server still healthy: {alive}; peak server memory {rss_mb(server.pid, 'VmHWM:'):.0f} MB")
+            print(f"server still healthy: {alive}; peak server memory {rss_mb(server.pid, 'VmHWM:'):.0f} MB; "
+                  f"its log: {tmp / 'server.log'}")
         finally:
             server.terminate()
             server.wait(timeout=30)

@@ -28,7 +28,6 @@ from genre_core.outputs.catalog import metrics_table, out_of_fold_answer, traini
 from genre_core.outputs.plots import feature_heatmap, probability_bars, saliency_map, tag_bars, tag_timeline, timeline
 from genre_core.outputs.report import report_html, report_images, summarize
 from genre_core.outputs.text import answer_source, genre_name, markdown_name
-from genre_core.serving.explain import explain
 from genre_core.serving.states import describe_sections
 
 log = logging.getLogger(__name__)
@@ -92,51 +91,56 @@ if len(data) > limit_mb * 1024 * 1024:  # Streamlit enforces this too; this says
 # One classification per distinct input in this session; reruns (widget changes) reuse it.
 cache = st.session_state.setdefault("classifications", {})
 arrived = time.perf_counter() if digest not in cache else None  # a new input: log how long it takes
-if digest not in cache:
-    progress_box = st.empty()
-    with progress_box.status("Analysing the song…", expanded=False) as status:
-        # the models behind the answer first; the others run below, once the answer is on screen
-        result, problem = classify_upload(zoo, data, zoo.answer_models, lambda step: status.update(label=step))
-        status.update(label="Analysed.", state="complete")
-    if problem:  # one message, no player for a file that cannot be played
-        progress_box.empty()
-        st.error(problem)
-        st.stop()
-    cache.clear()  # keep only the latest song per session
-    cache[digest] = result
-result = cache[digest]
-start = clicked_time(st.session_state.get("timeline"))  # a click on the timeline plays the song from there
-st.audio(data, start_time=int(start or 0), autoplay=start is not None)
-if start is not None:
-    st.caption(f"Playing from {int(start) // 60}:{int(start) % 60:02d}, the moment clicked on the timeline.")
+# until the answer is drawn, other pages hold back their charts (they slowed it: see wait_for_answers below)
+with zoo.lock.answer_due():
+    if digest not in cache:
+        progress_box = st.empty()
+        with progress_box.status("Analysing the song…", expanded=False) as status:
+            # the models behind the answer first; the others run below, once the answer is on screen
+            result, problem = classify_upload(zoo, data, zoo.answer_models, lambda step: status.update(label=step))
+            status.update(label="Analysed.", state="complete")
+        if problem:  # one message, no player for a file that cannot be played
+            progress_box.empty()
+            st.error(problem)
+            st.stop()
+        cache.clear()  # keep only the latest song per session
+        cache[digest] = result
+    result = cache[digest]
+    player = st.container()  # filled once the answer is sent: the browser fetches and decodes the song for it
 
-for warning in result.warnings:
-    st.warning(warning)
+    for warning in result.warnings:
+        st.warning(warning)
 
-training_clip = training_clip_of(MODELS_DIR, data, digest)
-if training_clip:
-    oof = out_of_fold_answer(MODELS_DIR, training_clip)
-    held_out = (f" When it was held out (out-of-fold), the answer was **{genre_name(oof['vote'])}** for a "
-                f"**{genre_name(oof['true'])}** clip." if oof else "")
-    st.info(f"This is GTZAN clip **{training_clip}**, one the models were trained on, so their answer below says "
-            f"little about how they do on new music.{held_out}")
+    training_clip = training_clip_of(MODELS_DIR, data, digest)
+    if training_clip:
+        oof = out_of_fold_answer(MODELS_DIR, training_clip)
+        held_out = (f" When it was held out (out-of-fold), the answer was **{genre_name(oof['vote'])}** for a "
+                    f"**{genre_name(oof['true'])}** clip." if oof else "")
+        st.info(f"This is GTZAN clip **{training_clip}**, one the models were trained on, so their answer below says "
+                f"little about how they do on new music.{held_out}")
 
-final = result.final  # one rule: the genre is the top of these probabilities, and so is the chart's top bar
-verdict = result.verdict
-if verdict is not None and verdict.state == "not_music":
-    st.warning(f"**Not music?** {verdict.headline}")
-elif verdict is not None and verdict.state == "unsure":
-    st.warning(f"**{verdict.headline}**")
-elif verdict is not None and verdict.state == "mixed":
-    st.info(f"**{verdict.headline}** Sections: {describe_sections(verdict.sections)}.")
-genre = final.vote_label
-probability = float(final.probabilities[final.labels.index(genre)])
-left, mid, right = st.columns(3)
-left.metric("Predicted genre", genre_name(genre).capitalize())
-mid.metric("Probability", f"{probability:.0%}")
-agreeing = right.empty()  # filled once every model has run (below)
-if arrived is not None:
-    timing.info("answer %.3f s after the upload reached the script", time.perf_counter() - arrived)
+    final = result.final  # one rule: the genre is the top of these probabilities, and so is the chart's top bar
+    verdict = result.verdict
+    if verdict is not None and verdict.state == "not_music":
+        st.warning(f"**Not music?** {verdict.headline}")
+    elif verdict is not None and verdict.state == "unsure":
+        st.warning(f"**{verdict.headline}**")
+    elif verdict is not None and verdict.state == "mixed":
+        st.info(f"**{verdict.headline}** Sections: {describe_sections(verdict.sections)}.")
+    genre = final.vote_label
+    probability = float(final.probabilities[final.labels.index(genre)])
+    left, mid, right = st.columns(3)
+    left.metric("Predicted genre", genre_name(genre).capitalize())
+    mid.metric("Probability", f"{probability:.0%}")
+    agreeing = right.empty()  # filled once every model has run (below)
+    if arrived is not None:
+        timing.info("answer %.3f s after the upload reached the script (%s)", time.perf_counter() - arrived,
+                    ", ".join(f"{step} {seconds:.3f} s" for step, seconds in result.seconds.items()))
+with player:
+    start = clicked_time(st.session_state.get("timeline"))  # a click on the timeline plays the song from there
+    st.audio(data, start_time=int(start or 0), autoplay=start is not None)
+    if start is not None:
+        st.caption(f"Playing from {int(start) // 60}:{int(start) % 60:02d}, the moment clicked on the timeline.")
 st.caption(f"{result.clip.duration:.1f} s of audio (originally {result.clip.original_sample_rate} Hz, "
            f"{result.clip.original_channels} channel{'s' if result.clip.original_channels > 1 else ''}).")
 with st.expander("Where the answer comes from"):
@@ -147,6 +151,13 @@ if tagged is not None and tagged.sampled:
     st.caption(f"This song is long: the pretrained network heard {len(tagged.tags)} moments of 3 s spread evenly over "
                f"it (of {tagged.total_patches}), which changes the answer little and keeps it quick.")
 col_probs, col_tags = st.columns(2)
+# The rest of the page, charts included, waits while other listeners' answers are due: building and drawing
+# charts (here and in the browsers, on the same cores) slowed every answer queued behind this one. With 8 sessions
+# at once, drawing the probability chart alone (each tab loads plotly for it) doubled the browsers' CPU until the
+# last answer (bench/app_bench.py --only sessions). With no other listener it is drawn at once.
+waited = time.perf_counter()
+zoo.lock.wait_for_answers()
+waited = time.perf_counter() - waited
 with col_probs:
     show_chart(probability_bars(final.labels, final.probabilities, "Genre probabilities"), "probs",
                alt=describe_probabilities(final.labels, final.probabilities))
@@ -181,10 +192,7 @@ if transfer is not None:
                                                   "time (a few seconds)."):
         with st.spinner("Tracing the answer back to the spectrogram…"):
             explained.clear()
-            with zoo.lock:
-                explained[digest] = explain(zoo.tagger, transfer.svm, result.analysis.samples(
-                    zoo.tagger.front_end.sample_rate), transfer.labels.index(genre), genre, zoo.max_patches,
-                    head_input=transfer.head_input)
+            explained[digest] = zoo.explain(result, transfer, genre)  # waiting answers go between its steps
         st.rerun()  # draw the page again without the button
     if digest in explained:
         saliency = explained[digest]
@@ -200,6 +208,7 @@ st.subheader("How every model voted")
 # the table and covered the heading's end
 st.caption("Most accurate first: balanced accuracy on songs a model was not trained on.")
 if zoo.missing(result):
+    asked = time.perf_counter()
     with st.spinner("Asking the other models…"):
         try:
             zoo.complete(result)
@@ -207,6 +216,9 @@ if zoo.missing(result):
             log.exception("the comparison models failed")
             st.warning("The other models could not be run on this file; the answer above is unaffected.")
     result.analysis.release_intermediates()
+    if arrived is not None:
+        timing.info("others %.3f s after the upload reached the script (asked at %.3f s; charts waited %.3f s "
+                    "for other songs' answers)", time.perf_counter() - arrived, asked - arrived, waited)
 for name, error in result.failures.items():
     st.warning(f"Model {name} could not classify this clip: {error}")
 agreeing.metric("Models agreeing", f"{result.agreeing} of {len(result.predictions)}",
