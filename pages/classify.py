@@ -239,6 +239,11 @@ st.dataframe(pd.DataFrame(rows).sort_values("balanced accuracy", ascending=False
                      format="%.3f", help="Mean recall over the ten genres on clips the model never saw "
                                          "(5-fold cross-validation on the GTZAN copy)."),
              })
+window_configs = [m.feature_config for m in zoo.models.values() if m.kind in ("torch", "svm")]
+heard_windows = result.analysis.heard_windows(window_configs[0]) if window_configs else None
+if heard_windows is not None:
+    st.caption(f"This song is long: the models trained from scratch heard {len(heard_windows)} of its 3 s windows, "
+               "spread evenly over it (their features were computed there only), which rarely changes their answers.")
 
 cfg = next(m.feature_config for m in zoo.models.values() if m.kind == "torch") if any(
     m.kind == "torch" for m in zoo.models.values()) else next(iter(zoo.models.values())).feature_config

@@ -49,6 +49,17 @@ def test_classify_page_classifies_an_uploaded_clip():
     assert len(votes) >= 2 and set(votes["answer"]) <= {genre_name(g) for g in GENRES}
 
 
+@pytest.mark.parametrize("seconds, sampled", [(30.0, False), (60.0, True)])
+def test_classify_says_when_the_comparison_models_heard_spread_windows(seconds, sampled):
+    """A song of more than 32 windows (about 50 s) is heard by the models trained from scratch at 32 spread
+    windows; the page says so under their votes, and says nothing for a clip they heard whole."""
+    at = _app().run()
+    at.file_uploader[0].set_value(("song.wav", _wav_bytes(chirp(seconds)), "audio/wav")).run()
+    assert not at.exception and not at.error
+    said = [c.value for c in at.caption if "heard 32 of its 3 s windows" in c.value]
+    assert len(said) == (1 if sampled else 0), [c.value for c in at.caption]
+
+
 def _plotly_values(values) -> np.ndarray:
     """Plotly 6+ sends numeric arrays as {'dtype', 'bdata'} (base64)."""
     if isinstance(values, dict):
