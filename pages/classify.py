@@ -166,12 +166,16 @@ with col_tags:
         show_chart(tag_bars(zoo.tagger.tags, tagged.mean_tags()), "tags",
                    alt=describe_probabilities(zoo.tagger.tags, tagged.mean_tags(), 5))
         st.caption("Tags a network trained on about 200,000 songs of the Million Song Dataset gives this song "
-                   "(Last.fm tags, averaged over every 3 s of it). It is the ear under the headline answer.")
+                   f"(Last.fm tags, averaged over {'the moments it heard' if tagged.sampled else 'every 3 s of it'}). "
+                   "It is the ear under the headline answer.")
 
 if final.window_probabilities is not None and len(final.window_probabilities) > 1:
     carried = int((np.argmax(final.window_probabilities, axis=1) == final.labels.index(genre)).sum())
+    starts, lengths = final.window_times[:, 0], final.window_times[:, 1] - final.window_times[:, 0]
+    spread = bool((np.diff(starts) > lengths[:-1] + 1e-6).any())  # gaps between the moments: a long song's sample
     show_chart(timeline(final.labels, final.window_probabilities, final.window_times,
-                        "Genre along the song (every 3 s)", answer=genre), "timeline",
+                        f"Genre along the song ({f'{len(final.window_probabilities)} moments of 3 s' if spread else 'every 3 s'})",
+                        answer=genre), "timeline",
                alt=f"In words: {carried} of {len(final.window_probabilities)} moments have {genre_name(genre)} as their top "
                    "genre (marked ▼ above the chart). Click a point to play the song from there.", clickable=True)
 if verdict is not None and verdict.state != "mixed" and len(verdict.sections) > 1:

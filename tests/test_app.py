@@ -60,6 +60,15 @@ def test_classify_says_when_the_comparison_models_heard_spread_windows(seconds, 
     assert len(said) == (1 if sampled else 0), [c.value for c in at.caption]
 
 
+def test_a_long_songs_timeline_says_it_shows_spread_moments():
+    """A song of more than 32 patches (96 s) is heard at 32 spread moments: the timeline's title says so."""
+    at = _app().run()
+    at.file_uploader[0].set_value(("song.wav", _wav_bytes(chirp(120.0)), "audio/wav")).run()
+    assert not at.exception and not at.error
+    assert _chart(at, "Genre along the song (32 moments of 3 s)")
+    assert any("averaged over the moments it heard" in c.value for c in at.caption)
+
+
 def _plotly_values(values) -> np.ndarray:
     """Plotly 6+ sends numeric arrays as {'dtype', 'bdata'} (base64)."""
     if isinstance(values, dict):
