@@ -11,6 +11,7 @@ import os
 import statistics
 import tempfile
 import time
+from collections.abc import Callable, Hashable
 from pathlib import Path
 
 import librosa
@@ -28,7 +29,7 @@ from genre_core.features.spectral import (
     window_starts,
     zero_crossing_rate,
 )
-from genre_core.models.musicnn import load_tagger, spread_patches
+from genre_core.models.musicnn import OnnxNetwork, load_tagger, spread_patches
 from genre_core.models.predict import ClipAnalysis, ensemble_prediction, predict_with
 from genre_core.serving.zoo import ModelZoo, headline_prediction
 
@@ -43,11 +44,12 @@ def _median_ms(fn, repeats: int) -> tuple[float, list[float]]:
     return statistics.median(times), times
 
 
-def _interleaved_ms(fns: dict[str, object], repeats: int) -> list[float]:
-    """Median ms of each function, run in turn within each repeat (so a drifting machine weighs on all alike)."""
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for fn in fns.values():
-        fn()  # warm-up
+def _interleaved_ms(fns: dict[Hashable, Callable[[], object]], repeats: int, warm_up: bool = True) -> list[float]:
+    """Median ms of each function, run in turn within each repeat (so a drifting machine weighs on all alike);
+    ``warm_up``: run each once first, untimed (off when the caller already did)."""
+    times: dict[Hashable, list[float]] = {name: [] for name in fns}
+    for fn in fns.values() if warm_up else ():
+        fn()
     for _ in range(repeats):
         for name, fn in fns.items():
             start = time.perf_counter()
@@ -396,20 +398,18 @@ def bench_tagger(zoo: ModelZoo, data_dir: Path | None, repeats: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = _song(data_dir, 30, Path(tmp))
         patches = tagger.patches(load_audio(path, tagger.front_end.sample_rate).samples)
-        outputs = {}
-        try:
-            for label, network in graphs.items():  # one warm-up each, outside the timings
+        steps = {"network": lambda: tagger.run(patches),
+                 "answer": lambda: zoo.classify(path, models=zoo.answer_models).final.vote_label}
+
+        def with_graph(network: OnnxNetwork, step: str):
+            def run():
                 tagger.onnx = network
-                outputs[label] = (tagger.run(patches), zoo.classify(path, models=zoo.answer_models).final.vote_label)
-            times: dict[tuple[str, str], list[float]] = {}
-            for _ in range(repeats):
-                for label, network in graphs.items():
-                    tagger.onnx = network
-                    for step, fn in (("network", lambda: tagger.run(patches)),
-                                     ("answer", lambda: zoo.classify(path, models=zoo.answer_models))):
-                        start = time.perf_counter()
-                        fn()
-                        times.setdefault((step, label), []).append((time.perf_counter() - start) * 1000)
+                return steps[step]()
+            return run
+        runs = {(step, label): with_graph(network, step) for label, network in graphs.items() for step in steps}
+        try:
+            outputs = {label: (runs[("network", label)](), runs[("answer", label)]()) for label in graphs}
+            times = dict(zip(runs, _interleaved_ms(runs, repeats, warm_up=False)))  # outputs were the warm-up
         finally:
             tagger.onnx = served
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
@@ -417,7 +417,7 @@ def bench_tagger(zoo: ModelZoo, data_dir: Path | None, repeats: int) -> None:
     (ref_label, ref_out), (new_label, new_out) = outputs.items()
     for step, what in (("network", f"network on the 30 s clip's {len(patches)} patches"),
                        ("answer", "the answer alone (headline + state)")):
-        ref_ms, new_ms = (statistics.median(times[(step, label)]) for label in (ref_label, new_label))
+        ref_ms, new_ms = times[(step, ref_label)], times[(step, new_label)]
         print(f"{what:>42}: {ref_label} {ref_ms:7.1f} ms, {new_label} {new_ms:7.1f} ms, "
               f"served / reference = {new_ms / ref_ms:.3f}")
     gaps = {k: float(np.abs(ref_out[0][k] - new_out[0][k]).max()) for k in ref_out[0]}

@@ -62,7 +62,6 @@ class Excerpts:
     t * hop + n_fft / 2) of the zero-padded clip), so nothing is computed for frames no model reads.
     """
 
-    starts: np.ndarray  # (n_excerpts,) first frame of each
     n_frames: int  # frames per excerpt
     pieces: np.ndarray  # (n_excerpts, n_samples): the padded samples each excerpt's frames cover
     power: np.ndarray  # (1 + n_fft // 2, n_excerpts * n_frames): the excerpts side by side
@@ -92,7 +91,7 @@ def excerpt_frames(samples: np.ndarray, cfg: FeatureConfig, starts: np.ndarray, 
     pieces = excerpt_pieces(samples, cfg, starts, n_frames)
     power = power_spectrogram(pieces, cfg, center=False)  # (n_excerpts, n_bins, n_frames): one STFT call
     power = side_by_side(power)
-    return Excerpts(np.asarray(starts), n_frames, pieces, power, mel_power(power, cfg))
+    return Excerpts(n_frames, pieces, power, mel_power(power, cfg))
 
 
 def _db(power: np.ndarray) -> np.ndarray:
@@ -163,8 +162,13 @@ def cut_windows(feature: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
 
 def window_times(n_frames: int, cfg: FeatureConfig) -> np.ndarray:
     """(n_windows, 2) start and end of each window in seconds."""
-    starts = window_starts(n_frames, cfg) * cfg.seconds_per_frame
-    return np.stack([starts, starts + cfg.window_seconds], axis=1)
+    return times_of_windows(window_starts(n_frames, cfg), cfg)
+
+
+def times_of_windows(starts: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
+    """(n_windows, 2) start and end in seconds of the windows starting at frames ``starts``."""
+    seconds = starts * cfg.seconds_per_frame
+    return np.stack([seconds, seconds + cfg.window_seconds], axis=1)
 
 
 # Handcrafted clip-level features for the SVM. Names follow the public GTZAN feature table.

@@ -27,6 +27,7 @@ from genre_core.features.spectral import (
     mel_power,
     power_spectrogram,
     rms_db,
+    times_of_windows,
     window_starts,
     window_times,
 )
@@ -103,6 +104,11 @@ class ModelPrediction:
         return [(self.labels[i], float(self.probabilities[i])) for i in order]
 
 
+def _computed_with(representation: str) -> tuple[str, ...]:
+    """The images computed together with ``representation``'s (the MFCC is the mel image's DCT)."""
+    return ("spectrogram",) if representation == "spectrogram" else ("mel", "mfcc")
+
+
 class ClipAnalysis:
     """Features of one decoded clip, computed once per feature config and shared by models.
 
@@ -147,7 +153,7 @@ class ClipAnalysis:
         """(n_bins, n_frames) feature image of the whole clip (what the pages draw)."""
         key = (cfg, representation)
         if key not in self._images:
-            wanted = ("spectrogram",) if representation == "spectrogram" else ("mel", "mfcc")
+            wanted = _computed_with(representation)
             mel = None if representation == "spectrogram" else self.mel_power(cfg)
             features = compute_clip_features(self.samples(cfg.sample_rate), cfg, wanted, self.power(cfg), mel)
             for rep, value in features.items():
@@ -169,15 +175,13 @@ class ClipAnalysis:
             return cut_windows(image, cfg), window_times(image.shape[1], cfg)
         key = (cfg, representation)
         if key not in self._excerpt_images:
-            wanted = ("spectrogram",) if representation == "spectrogram" else ("mel", "mfcc")
             excerpts = self._excerpts_of(cfg, starts)
-            for rep, value in compute_clip_features(None, cfg, wanted, excerpts.power, excerpts.mel).items():
+            features = compute_clip_features(None, cfg, _computed_with(representation), excerpts.power, excerpts.mel)
+            for rep, value in features.items():
                 self._excerpt_images[(cfg, rep)] = value
         image = self._excerpt_images[key]  # (n_bins, n_heard * frames_per_window), the windows side by side
-        n = cfg.frames_per_window
-        times = starts * cfg.seconds_per_frame
-        return (np.ascontiguousarray(image.reshape(image.shape[0], len(starts), n).transpose(1, 0, 2)),
-                np.stack([times, times + cfg.window_seconds], axis=1))
+        windows = image.reshape(image.shape[0], len(starts), cfg.frames_per_window).transpose(1, 0, 2)
+        return np.ascontiguousarray(windows), times_of_windows(starts, cfg)
 
     def _excerpts_of(self, cfg: FeatureConfig, starts: np.ndarray) -> Excerpts:
         if cfg not in self._excerpts:

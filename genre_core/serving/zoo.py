@@ -384,6 +384,8 @@ class ModelZoo:
         if models is None or any(n in self.pending for n in models):
             self.load_pending(progress=progress)
         missing = [n for n in self.missing(result) if models is None or n in models]
+        if not missing:
+            return result
         for name in missing:
             with self.lock.hold(BACKGROUND):
                 self._predict(result, name, progress)
@@ -446,9 +448,7 @@ class ModelZoo:
             result = self.classify_clip(clip, progress, [n for n in self.answer_models if models is None or n in models])
             result.seconds.update(queued=queued - started, decode=decoded - queued,
                                   models=time.perf_counter() - decoded)
-        if models is None or any(n not in result.predictions and n not in result.failures for n in models):
-            self.complete(result, progress, models)
-        return result
+        return self.complete(result, progress, models)
 
     def explain(self, result: Classification, model: StoredModel, genre: str,
                 max_patches: int | None = None) -> Saliency:
